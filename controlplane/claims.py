@@ -1,0 +1,56 @@
+"""The claims of an access token (SPEC §2 table), built in one pure function.
+
+This is the only place that maps the model's names to the claim names resource servers read
+(``db_code`` → ``dbCode`` and so on). The registered claims are set last so no custom value
+can ever overwrite ``iss``, ``aud``, ``sub``, ``exp``, ``iat`` or ``jti``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controlplane.models import App, Plan
+
+MAX_DOMAINS = 3
+
+
+def limits(plan: Plan) -> dict[str, int]:
+    """The ``limits`` claim of a usable plan: only the limits the plan sets (``{}`` for none)."""
+    out: dict[str, int] = {}
+    if plan.document_units_per_month is not None:
+        out["documentUnitsPerMonth"] = plan.document_units_per_month
+    if plan.max_api_requests_per_minute is not None:
+        out["maxApiRequestsPerMinute"] = plan.max_api_requests_per_minute
+    return out
+
+
+def tenant_claims(app: App) -> dict[str, Any]:
+    """Claims that describe the app's tenant, placement and plan."""
+    claims: dict[str, Any] = {
+        "tenantid": str(app.tenant_id),
+        "appId": str(app.id),
+        "licenseRegionCode": app.region.code if app.region is not None else None,
+        "dbCode": app.db_code,
+    }
+    for position, domain in enumerate(app.allowed_domains[:MAX_DOMAINS], start=1):
+        claims[f"allowed_domain_{position}"] = domain
+    if app.plan is not None and not app.plan.retired:
+        claims["limits"] = limits(app.plan)
+    return claims
+
+
+def build(
+    app: App, *, issuer: str, audience: str, issued_at: int, lifetime: int, jti: str
+) -> dict[str, Any]:
+    """All claims of the token ``app`` would get at ``issued_at`` (seconds since the epoch)."""
+    claims = tenant_claims(app)
+    claims.update(
+        iss=issuer,
+        aud=audience,
+        sub=app.client_id,
+        client_id=app.client_id,
+        iat=issued_at,
+        exp=issued_at + lifetime,
+        jti=jti,
+    )
+    return claims

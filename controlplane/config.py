@@ -1,0 +1,216 @@
+"""Settings: every ``CONTROLPLANE_*`` variable is read and checked here, once (SPEC §4).
+
+A bad value stops start-up with a :class:`ConfigError` naming the variable, so a typo in a
+deployment fails loudly instead of running with a surprising default.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+log = logging.getLogger(__name__)
+
+PREFIX = "CONTROLPLANE_"
+SIGNING_ALGS = ("RS256", "ES256")
+
+
+class ConfigError(Exception):
+    """A ``CONTROLPLANE_*`` variable has a value the product cannot run with."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where the outbox worker delivers mail; parsed from ``CONTROLPLANE_SMTP_URL``."""
+
+    host: str
+    port: int
+    use_ssl: bool
+    starttls: bool
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The product's configuration, typed and validated."""
+
+    database_url: str
+    secret_key: str = field(repr=False)
+    issuer: str
+    token_audience: str
+    token_lifetime: int
+    signing_alg: str
+    platform_url: str
+    max_apps_per_tenant: int
+    smtp: SmtpSettings | None
+    mail_from: str
+    encryption_keys: tuple[bytes, ...] = field(repr=False)
+    google_client_id: str | None
+    google_client_secret: str | None = field(repr=False)
+    google_metadata_url: str
+    instance_path: str
+
+    @property
+    def google_enabled(self) -> bool:
+        return bool(self.google_client_id and self.google_client_secret)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, instance_path: str) -> Settings:
+        """Read the settings from ``environ`` (default ``os.environ``)."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(PREFIX + name)
+            if value is None or value.strip() == "":
+                return None
+            return value.strip()
+
+        instance = get("INSTANCE_PATH") or instance_path
+        database_url = get("DATABASE_URL") or _default_sqlite_url(instance)
+        _check_database_url(database_url)
+        secret_key = get("SECRET_KEY") or _dev_secret_key(instance)
+        if len(secret_key) < 32:
+            raise ConfigError(f"{PREFIX}SECRET_KEY must be at least 32 characters long")
+        issuer = _http_url("ISSUER", get("ISSUER") or "http://localhost:8000").rstrip("/")
+        platform_url = _http_url("PLATFORM_URL", get("PLATFORM_URL") or issuer)
+        alg = (get("SIGNING_ALG") or "RS256").upper()
+        if alg not in SIGNING_ALGS:
+            raise ConfigError(
+                f"{PREFIX}SIGNING_ALG must be one of {', '.join(SIGNING_ALGS)}, got {alg!r}"
+            )
+        smtp = _smtp(get("SMTP_URL"))
+        host = urlsplit(issuer).hostname or "localhost"
+        return cls(
+            database_url=database_url,
+            secret_key=secret_key,
+            issuer=issuer,
+            token_audience=get("TOKEN_AUDIENCE") or "api",
+            token_lifetime=_int("TOKEN_LIFETIME", get("TOKEN_LIFETIME"), 900, low=60, high=86400),
+            signing_alg=alg,
+            platform_url=platform_url,
+            max_apps_per_tenant=_int(
+                "MAX_APPS_PER_TENANT", get("MAX_APPS_PER_TENANT"), 10, low=1, high=1_000_000
+            ),
+            smtp=smtp,
+            mail_from=get("MAIL_FROM") or f"controlplane@{host}",
+            encryption_keys=_encryption_keys(get("ENCRYPTION_KEYS"), secret_key),
+            google_client_id=get("GOOGLE_CLIENT_ID"),
+            google_client_secret=get("GOOGLE_CLIENT_SECRET"),
+            google_metadata_url=_http_url(
+                "GOOGLE_METADATA_URL",
+                get("GOOGLE_METADATA_URL")
+                or "https://accounts.google.com/.well-known/openid-configuration",
+            ),
+            instance_path=instance,
+        )
+
+
+def _default_sqlite_url(instance: str) -> str:
+    return f"sqlite:///{Path(instance, 'controlplane.db').resolve()}"
+
+
+def _check_database_url(url: str) -> None:
+    scheme = url.split(":", 1)[0]
+    if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+        raise ConfigError(
+            f"{PREFIX}DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, "
+            f"got scheme {scheme!r}"
+        )
+
+
+def _dev_secret_key(instance: str) -> str:
+    """Keep a generated key in the instance folder so sessions survive a restart in dev."""
+    path = Path(instance, "secret_key")
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    log.warning("%sSECRET_KEY is not set: generated one in %s. Set it in production.", PREFIX, path)
+    return key
+
+
+def _int(name: str, raw: str | None, default: int, *, low: int, high: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{PREFIX}{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _http_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{PREFIX}{name} must be an absolute http(s) URL, got {raw!r}")
+    return raw
+
+
+def _smtp(raw: str | None) -> SmtpSettings | None:
+    if raw is None:
+        return None
+    name = f"{PREFIX}SMTP_URL"
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{name} is not a valid URL") from None
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(f"{name} must look like smtp://[user:pass@]host:port or smtps://…")
+    query = parse_qs(parts.query)
+    starttls_raw = (query.get("starttls") or ["false"])[0].lower()
+    if starttls_raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name}: starttls must be true or false")
+    use_ssl = parts.scheme == "smtps"
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port or (465 if use_ssl else 25),
+        use_ssl=use_ssl,
+        starttls=starttls_raw in ("true", "1", "yes"),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def _encryption_keys(raw: str | None, secret_key: str) -> tuple[bytes, ...]:
+    """Fernet keys for data encrypted at rest, newest first (MultiFernet order).
+
+    Without ``CONTROLPLANE_ENCRYPTION_KEYS`` one key is derived from the secret key with HKDF, so a
+    development install works out of the box; production sets explicit keys so the session secret
+    and the data key can be rotated independently.
+    """
+    if raw is None:
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"controlplane encryption key"
+        ).derive(secret_key.encode())
+        return (base64.urlsafe_b64encode(derived),)
+    keys = []
+    for position, item in enumerate(raw.split(","), start=1):
+        key = item.strip().encode()
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ConfigError(
+                f"{PREFIX}ENCRYPTION_KEYS: key {position} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes; make one with "
+                "`python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`)"
+            ) from None
+        keys.append(key)
+    return tuple(keys)

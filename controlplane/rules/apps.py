@@ -1,0 +1,322 @@
+"""Apps: a tenant's confidential clients (SPEC §1 App creation, Plans, Storage; §2 rules)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, contains_eager, joinedload
+
+from controlplane.crypto import Encryptor, generate_client_id, generate_secret, hash_secret
+from controlplane.models import (
+    App,
+    StorageConfig,
+    StorageProvider,
+    Tenant,
+    TenantStatus,
+)
+from controlplane.models.base import utcnow
+from controlplane.rules import plans, regions, tenants
+from controlplane.rules.domains import normalize_domains, normalize_redirect_uris
+from controlplane.rules.errors import (
+    AppDisabled,
+    AppLimitReached,
+    AppNotFound,
+    FreePlanTaken,
+    InvalidStorageConfig,
+    NoDatabaseCode,
+    NoLicenseRegion,
+    PlanIsRetired,
+    PlanRetired,
+    TenantNotActive,
+    TokenRefused,
+)
+from controlplane.rules.validation import clean_name
+
+MAX_CLIENT_ID_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    """An app with the plaintext secret that is shown exactly once (SPEC §1.5)."""
+
+    app: App
+    client_secret: str
+
+
+def get(session: Session, client_id: str) -> App:
+    """The app by ``client_id`` with what it shows eagerly loaded, or :class:`AppNotFound`."""
+    app = None
+    if 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
+        app = session.scalar(
+            select(App)
+            .where(App.client_id == client_id)
+            .options(
+                joinedload(App.tenant),
+                joinedload(App.region),
+                joinedload(App.plan),
+                joinedload(App.storage),
+            )
+        )
+    if app is None:
+        raise AppNotFound(f"app {client_id} does not exist", field="client_id")
+    return app
+
+
+def for_token(session: Session, client_id: str) -> App | None:
+    """The token path's one indexed query: app, tenant, region and plan in one round trip."""
+    if not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
+        return None
+    return session.scalar(
+        select(App)
+        .join(App.tenant)
+        .outerjoin(App.region)
+        .outerjoin(App.plan)
+        .where(App.client_id == client_id)
+        .options(contains_eager(App.tenant), contains_eager(App.region), contains_eager(App.plan))
+    )
+
+
+def list_for_tenant(session: Session, tenant: Tenant) -> Sequence[App]:
+    return session.scalars(
+        select(App)
+        .where(App.tenant_id == tenant.id)
+        .options(joinedload(App.region), joinedload(App.plan), joinedload(App.storage))
+        .order_by(App.created_at, App.name)
+    ).all()
+
+
+def create(
+    session: Session,
+    tenant: Tenant,
+    name: str,
+    *,
+    region_code: str,
+    default_app_limit: int,
+    db_code: str | None = None,
+    domains: Sequence[str] = (),
+    redirect_uris: Sequence[str] = (),
+    post_logout_redirect_uris: Sequence[str] = (),
+    plan_code: str | None = None,
+) -> IssuedSecret:
+    """SPEC §1 App creation, rules 1-5, all checked before anything is written."""
+    clean = clean_name(name, what="app name")
+    region, database = regions.placement(session, region_code, db_code)
+    allowed = normalize_domains(domains)
+    redirects = normalize_redirect_uris(redirect_uris, field="redirect_uris")
+    post_logout = normalize_redirect_uris(
+        post_logout_redirect_uris, field="post_logout_redirect_uris"
+    )
+    # The row lock serializes concurrent creations for one tenant, so the count stays true.
+    locked = tenants.get(session, tenant.id, for_update=True)
+    limit = tenants.effective_app_limit(locked, default_app_limit)
+    count = session.scalar(select(func.count()).where(App.tenant_id == locked.id)) or 0
+    if count >= limit:
+        raise AppLimitReached(
+            f"the organization has reached its limit of {limit} apps", field="name"
+        )
+    secret = generate_secret()
+    app = App(
+        id=uuid.uuid4(),
+        tenant=locked,
+        name=clean,
+        client_id=generate_client_id(),
+        secret_hash=hash_secret(secret),
+        region=region,
+        db_code=database.db_code,
+        allowed_domains=allowed,
+        redirect_uris=redirects,
+        post_logout_redirect_uris=post_logout,
+        enabled=True,
+    )
+    session.add(app)
+    session.flush()
+    if plan_code is not None:
+        assign_plan(session, app, plan_code)
+    return IssuedSecret(app, secret)
+
+
+def regenerate_secret(session: Session, app: App) -> IssuedSecret:
+    """SPEC §1.6: a new secret; the old one fails on the next request on every instance."""
+    secret = generate_secret()
+    app.secret_hash = hash_secret(secret)
+    session.flush()
+    return IssuedSecret(app, secret)
+
+
+def set_enabled(session: Session, app: App, enabled: bool) -> App:
+    app.enabled = enabled
+    session.flush()
+    return app
+
+
+def rename(session: Session, app: App, name: str) -> App:
+    app.name = clean_name(name, what="app name")
+    session.flush()
+    return app
+
+
+def set_domains(session: Session, app: App, domains: Sequence[str]) -> App:
+    app.allowed_domains = normalize_domains(domains)
+    session.flush()
+    return app
+
+
+def set_redirect_uris(
+    session: Session,
+    app: App,
+    redirect_uris: Sequence[str],
+    post_logout_redirect_uris: Sequence[str],
+) -> App:
+    redirects = normalize_redirect_uris(redirect_uris, field="redirect_uris")
+    post_logout = normalize_redirect_uris(
+        post_logout_redirect_uris, field="post_logout_redirect_uris"
+    )
+    app.redirect_uris, app.post_logout_redirect_uris = redirects, post_logout
+    session.flush()
+    return app
+
+
+def assign_plan(session: Session, app: App, plan_code: str) -> App:
+    """Put ``app`` on a plan; at most one app per tenant on a free plan (SPEC §1 Plans).
+
+    The partial unique index ``uq_app_free_plan_per_tenant`` is what holds the rule under
+    concurrency; the query before it only gives the common case a clear message without
+    relying on a failed statement.
+    """
+    plan = plans.get(session, plan_code)
+    if plan.retired and app.plan_id != plan.id:
+        raise PlanRetired(f"plan {plan.code} is retired", field="plan")
+    if plan.is_free:
+        holder = session.scalar(
+            select(App.client_id).where(
+                App.tenant_id == app.tenant_id, App.on_free_plan.is_(True), App.id != app.id
+            )
+        )
+        if holder is not None:
+            raise FreePlanTaken(
+                f"the organization's app {holder} already has a free plan", field="plan"
+            )
+    app.plan, app.on_free_plan = plan, plan.is_free
+    try:
+        session.flush()
+    except IntegrityError:
+        raise FreePlanTaken(
+            "another app of the organization already has a free plan", field="plan"
+        ) from None
+    return app
+
+
+def unassign_plan(session: Session, app: App) -> App:
+    app.plan, app.on_free_plan = None, False
+    session.flush()
+    return app
+
+
+def set_storage(
+    session: Session,
+    app: App,
+    encryptor: Encryptor,
+    *,
+    provider: str,
+    access_key_id: str,
+    secret_access_key: str | None,
+    bucket: str,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+) -> StorageConfig:
+    """Save the app's storage; the secret access key is encrypted and write-only.
+
+    ``secret_access_key=None`` keeps the saved key, so a form can edit the other fields without
+    asking for the secret again.
+    """
+    if provider not in {p.value for p in StorageProvider}:
+        choices = ", ".join(p.value for p in StorageProvider)
+        raise InvalidStorageConfig(f"storage provider must be one of {choices}", field="provider")
+    key_id = access_key_id.strip()
+    if not key_id or len(key_id) > 256:
+        raise InvalidStorageConfig("access key id must be 1-256 characters", field="access_key_id")
+    bucket_name = bucket.strip()
+    if not bucket_name or len(bucket_name) > 255:
+        raise InvalidStorageConfig("bucket must be 1-255 characters", field="bucket")
+    endpoint = (endpoint_url or "").strip() or None
+    if endpoint is not None:
+        parts = urlsplit(endpoint)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise InvalidStorageConfig(
+                "endpoint URL must be an absolute http(s) URL", field="endpoint_url"
+            )
+    region_name = (region or "").strip() or None
+    if region_name is not None and len(region_name) > 64:
+        raise InvalidStorageConfig("storage region must be at most 64 characters", field="region")
+    storage = app.storage
+    if secret_access_key is not None and not secret_access_key.strip():
+        secret_access_key = None
+    if secret_access_key is None and storage is None:
+        raise InvalidStorageConfig("secret access key is required", field="secret_access_key")
+    if storage is None:
+        storage = StorageConfig(app_id=app.id)
+        app.storage = storage
+    storage.provider = provider
+    storage.access_key_id = key_id
+    storage.bucket = bucket_name
+    storage.endpoint_url = endpoint
+    storage.region = region_name
+    storage.updated_at = utcnow()
+    if secret_access_key is not None:
+        storage.secret_access_key_encrypted = encryptor.encrypt(secret_access_key.encode())
+    session.flush()
+    return storage
+
+
+def clear_storage(session: Session, app: App) -> App:
+    """Back to the platform's managed storage."""
+    app.storage = None
+    session.flush()
+    return app
+
+
+def storage_secret(app: App, encryptor: Encryptor) -> str | None:
+    """The decrypted secret access key, for handing to a storage client; never for display."""
+    if app.storage is None:
+        return None
+    return encryptor.decrypt(app.storage.secret_access_key_encrypted).decode()
+
+
+def reencrypt_storage_secrets(session: Session, encryptor: Encryptor) -> int:
+    """Re-encrypt every storage secret under the newest key, after a key rotation."""
+    configs = session.scalars(select(StorageConfig)).all()
+    for config in configs:
+        config.secret_access_key_encrypted = encryptor.rotate(config.secret_access_key_encrypted)
+    session.flush()
+    return len(configs)
+
+
+def check_token_eligibility(app: App) -> None:
+    """SPEC §2: raise the :class:`TokenRefused` whose phrase names the first rule that fails.
+
+    Reads only what :func:`for_token` loaded, so it adds no query to the token path.
+    """
+    if not app.enabled:
+        raise AppDisabled()
+    if app.tenant.status != TenantStatus.ACTIVE:
+        raise TenantNotActive()
+    if app.region is None:
+        raise NoLicenseRegion()
+    if not app.db_code:
+        raise NoDatabaseCode()
+    if app.plan is not None and app.plan.retired:
+        raise PlanIsRetired()
+
+
+def token_refusal(app: App) -> str | None:
+    """The phrase of the rule that blocks tokens now, or None: for previews and checks."""
+    try:
+        check_token_eligibility(app)
+    except TokenRefused as err:
+        return err.message
+    return None

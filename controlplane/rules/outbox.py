@@ -1,0 +1,78 @@
+"""Emails the rules send, queued in the caller's transaction (SPEC §1 Registration).
+
+Queuing in the same transaction as the change means an email exists exactly when the change
+committed; the worker in :mod:`controlplane.mail` delivers it later, with retries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from controlplane.models import EmailStatus, OutboxEmail, Tenant, User
+from controlplane.models.base import utcnow
+from controlplane.rules.errors import NotFound
+
+
+def queue(session: Session, *, kind: str, to: str, subject: str, body: str) -> OutboxEmail:
+    email = OutboxEmail(kind=kind, to_address=to, subject=subject, body=body)
+    session.add(email)
+    return email
+
+
+def queue_welcome(session: Session, tenant: Tenant, user: User, platform_url: str) -> OutboxEmail:
+    greeting = f"Hello {user.display_name}," if user.display_name else "Hello,"
+    return queue(
+        session,
+        kind="welcome",
+        to=user.email,
+        subject=f"Welcome to controlplane, {tenant.name}",
+        body=(
+            f"{greeting}\n\n"
+            f"your organization {tenant.name} is registered and awaits activation by the\n"
+            "platform's administrators. You can already create apps; they receive tokens\n"
+            "once the organization is active. We will write again when it is.\n\n"
+            f"Dashboard: {platform_url}\n"
+        ),
+    )
+
+
+def queue_activation(
+    session: Session, tenant: Tenant, owner: User, platform_url: str
+) -> OutboxEmail:
+    return queue(
+        session,
+        kind="activation",
+        to=owner.email,
+        subject=f"{tenant.name} is active",
+        body=(
+            f"Hello{' ' + owner.display_name if owner.display_name else ''},\n\n"
+            f"your organization {tenant.name} has been activated: its apps can now obtain\n"
+            "access tokens.\n\n"
+            f"Sign in to the platform: {platform_url}\n"
+        ),
+    )
+
+
+def retry(session: Session, email_id: int, *, now: datetime | None = None) -> OutboxEmail:
+    """Put a failed (or pending) message back at the head of the queue."""
+    email = session.get(OutboxEmail, email_id)
+    if email is None:
+        raise NotFound(f"email {email_id} does not exist")
+    if email.status == EmailStatus.SENT:
+        return email
+    email.status = EmailStatus.PENDING
+    email.next_attempt_at = now or utcnow()
+    session.flush()
+    return email
+
+
+def backlog(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)
+    ).all()
+    counts = {status.value: 0 for status in EmailStatus}
+    counts.update({status: n for status, n in rows})
+    return counts
