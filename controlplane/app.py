@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
 
 from controlplane.config import Settings
 from controlplane.crypto import Encryptor
@@ -34,7 +36,9 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     """
     environ = dict(os.environ)
     environ.update(overrides or {})
-    app = Flask("controlplane", instance_path=environ.get("CONTROLPLANE_INSTANCE_PATH") or None)
+    instance = (environ.get("CONTROLPLANE_INSTANCE_PATH") or "").strip()
+    # Flask insists on an absolute instance path; a relative one is taken from the cwd.
+    app = Flask("controlplane", instance_path=os.path.abspath(instance) if instance else None)
     settings = Settings.from_env(environ, instance_path=app.instance_path)
     os.makedirs(settings.instance_path, exist_ok=True)
     app.config.update(
@@ -55,10 +59,42 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
 
     app.register_blueprint(health.bp)
 
+    from controlplane.oauth import views as oauth_views
+
+    oauth_views.init_app(app)
+    _json_errors_for_machine_paths(app)
+
     from controlplane.cli import register_commands
 
     register_commands(app)
     return app
+
+
+MACHINE_PATHS = ("/connect/", "/.well-known/", "/api/")
+
+
+def _json_errors_for_machine_paths(app: Flask) -> None:
+    """Routing 404/405 under machine paths answer JSON, not Flask's HTML page.
+
+    Blueprint error handlers never see routing errors, so this is app-level (as canaille found).
+    """
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def machine_error(error: HTTPException) -> ResponseReturnValue:
+        if not request.path.startswith(MACHINE_PATHS):
+            return error
+        code = error.code or 500
+        body = {
+            "error": "not_found" if code == 404 else "method_not_allowed",
+            "error_description": error.name.lower(),
+        }
+        response = jsonify(body)
+        response.status_code = code
+        response.headers["Cache-Control"] = "no-store"
+        if code == 405 and error.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return response
 
 
 def _engine_options(url: str) -> dict[str, Any]:

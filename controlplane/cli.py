@@ -7,6 +7,7 @@ committed nothing; ``--json`` prints exactly one JSON object or array on stdout.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,8 +21,8 @@ from flask import Flask, g
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from controlplane import serialize
-from controlplane.app import state
+from controlplane import keys, serialize
+from controlplane.app import create_app, state
 from controlplane.config import ConfigError
 from controlplane.extensions import db
 from controlplane.rules import apps as app_rules
@@ -35,6 +36,8 @@ class ControlplaneGroup(FlaskGroup):
     """FlaskGroup whose failures are one stderr line, as SPEC §3 asks of every verb."""
 
     def __init__(self, **kwargs: Any) -> None:
+        # The console script has no --app: build the app from CONTROLPLANE_* itself.
+        kwargs.setdefault("create_app", create_app)
         super().__init__(load_dotenv=False, set_debug_flag=False, **kwargs)
         # Our `db` group (with --json) must win over Flask-Migrate's plugin of the same name.
         self._loaded_plugin_commands = True
@@ -43,6 +46,10 @@ class ControlplaneGroup(FlaskGroup):
         kwargs["standalone_mode"] = False
         try:
             rv = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as err:
+            # `controlplane app` alone: the group's help, as click shows it, not squeezed.
+            err.show()
+            sys.exit(err.exit_code)
         except click.exceptions.Abort:
             click.echo("error: aborted", err=True)
             sys.exit(1)
@@ -66,7 +73,11 @@ cli = ControlplaneGroup(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: log lines (mail delivery, warnings) go to stderr."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("controlplane").setLevel(logging.INFO)
     cli.main(prog_name="controlplane")
 
 
@@ -131,7 +142,7 @@ region_cli = AppGroup("region", help="License regions and their databases.")
 
 
 def _region_out(as_json: bool, code: str, verb: str) -> None:
-    region = regions.get(db.session, code)
+    region = regions.get(db.session(), code)
     emit(as_json, serialize.region(region), f"region {region.code} {verb}")
 
 
@@ -142,7 +153,7 @@ def _region_out(as_json: bool, code: str, verb: str) -> None:
 def region_create(code: str, name: str, as_json: bool) -> None:
     """Create a license region (active, with no database yet)."""
     with rule_errors_exit():
-        region = regions.create(db.session, code, name)
+        region = regions.create(db.session(), code, name)
         db.session.commit()
         _region_out(as_json, region.code, "created")
 
@@ -154,14 +165,14 @@ def region_create(code: str, name: str, as_json: bool) -> None:
 def region_add_database(region_code: str, db_code: str, as_json: bool) -> None:
     """Add an (active) database to a region."""
     with rule_errors_exit():
-        database = regions.add_database(db.session, region_code, db_code)
+        database = regions.add_database(db.session(), region_code, db_code)
         db.session.commit()
         _region_out(as_json, database.region.code, f"has database {database.db_code}")
 
 
 def _region_set_active(code: str, active: bool, as_json: bool) -> None:
     with rule_errors_exit():
-        region = regions.set_active(db.session, regions.get(db.session, code), active)
+        region = regions.set_active(db.session(), regions.get(db.session(), code), active)
         db.session.commit()
         _region_out(as_json, region.code, "activated" if active else "deactivated")
 
@@ -184,8 +195,8 @@ def region_deactivate(code: str, as_json: bool) -> None:
 
 def _database_set_active(db_code: str, active: bool, as_json: bool) -> None:
     with rule_errors_exit():
-        database = regions.get_database(db.session, db_code)
-        regions.set_database_active(db.session, database, active)
+        database = regions.get_database(db.session(), db_code)
+        regions.set_database_active(db.session(), database, active)
         db.session.commit()
         _region_out(
             as_json,
@@ -215,7 +226,7 @@ def region_deactivate_database(db_code: str, as_json: bool) -> None:
 def region_list(as_json: bool) -> None:
     """List regions with their databases."""
     with rule_errors_exit():
-        found = regions.list_all(db.session)
+        found = regions.list_all(db.session())
     lines = [
         f"{r.code}\t{'active' if r.active else 'inactive'}\t{r.name}\t"
         + ",".join(d.db_code + ("" if d.active else "(inactive)") for d in r.databases)
@@ -246,7 +257,7 @@ def plan_create(
     """Create a plan."""
     with rule_errors_exit():
         plan = plans.create(
-            db.session,
+            db.session(),
             code,
             name,
             is_free=is_free,
@@ -263,7 +274,7 @@ def plan_create(
 def plan_retire(code: str, as_json: bool) -> None:
     """Retire a plan: no new assignments; apps still on it are refused tokens."""
     with rule_errors_exit():
-        plan = plans.retire(db.session, plans.get(db.session, code))
+        plan = plans.retire(db.session(), plans.get(db.session(), code))
         db.session.commit()
     emit(as_json, serialize.plan(plan), f"plan {plan.code} retired")
 
@@ -273,7 +284,7 @@ def plan_retire(code: str, as_json: bool) -> None:
 def plan_list(as_json: bool) -> None:
     """List plans."""
     with rule_errors_exit():
-        found = plans.list_all(db.session)
+        found = plans.list_all(db.session())
     lines = [
         "\t".join(
             [p.code, p.name, "free" if p.is_free else "paid"] + (["retired"] if p.retired else [])
@@ -288,7 +299,7 @@ tenant_cli = AppGroup("tenant", help="Tenants (organizations).")
 
 
 def _tenant_out(as_json: bool, tenant_id: Any, verb: str) -> None:
-    tenant = tenants.get(db.session, tenant_id)
+    tenant = tenants.get(db.session(), tenant_id)
     payload = serialize.tenant(tenant, default_app_limit=_default_limit())
     emit(as_json, payload, f"tenant {tenant.id} {verb} ({tenant.status})")
 
@@ -301,7 +312,7 @@ def tenant_create(name: str, owner_email: str, as_json: bool) -> None:
     """Register a tenant: pending activation, its owner, a welcome email."""
     with rule_errors_exit():
         tenant = tenants.register(
-            db.session, name, owner_email, platform_url=state().settings.platform_url
+            db.session(), name, owner_email, platform_url=state().settings.platform_url
         )
         db.session.commit()
         _tenant_out(as_json, tenant.id, "created")
@@ -313,8 +324,8 @@ def tenant_create(name: str, owner_email: str, as_json: bool) -> None:
 def tenant_activate(tenant_id: str, as_json: bool) -> None:
     """Activate a tenant; its owners get an activation email."""
     with rule_errors_exit():
-        tenant = tenants.get(db.session, tenant_id, for_update=True)
-        tenants.activate(db.session, tenant, platform_url=state().settings.platform_url)
+        tenant = tenants.get(db.session(), tenant_id, for_update=True)
+        tenants.activate(db.session(), tenant, platform_url=state().settings.platform_url)
         db.session.commit()
         _tenant_out(as_json, tenant.id, "activated")
 
@@ -325,8 +336,8 @@ def tenant_activate(tenant_id: str, as_json: bool) -> None:
 def tenant_suspend(tenant_id: str, as_json: bool) -> None:
     """Suspend a tenant: its apps stop getting tokens at once."""
     with rule_errors_exit():
-        tenant = tenants.get(db.session, tenant_id, for_update=True)
-        tenants.suspend(db.session, tenant)
+        tenant = tenants.get(db.session(), tenant_id, for_update=True)
+        tenants.suspend(db.session(), tenant)
         db.session.commit()
         _tenant_out(as_json, tenant.id, "suspended")
 
@@ -338,8 +349,8 @@ def tenant_suspend(tenant_id: str, as_json: bool) -> None:
 def tenant_set_app_limit(tenant_id: str, limit: int, as_json: bool) -> None:
     """Override the tenant's app limit (CONTROLPLANE_MAX_APPS_PER_TENANT otherwise)."""
     with rule_errors_exit():
-        tenant = tenants.get(db.session, tenant_id, for_update=True)
-        tenants.set_app_limit(db.session, tenant, limit)
+        tenant = tenants.get(db.session(), tenant_id, for_update=True)
+        tenants.set_app_limit(db.session(), tenant, limit)
         db.session.commit()
         _tenant_out(as_json, tenant.id, f"app limit set to {limit}")
 
@@ -349,7 +360,7 @@ def tenant_set_app_limit(tenant_id: str, limit: int, as_json: bool) -> None:
 def tenant_list(as_json: bool) -> None:
     """List tenants."""
     with rule_errors_exit():
-        found = tenants.list_all(db.session)
+        found = tenants.list_all(db.session())
         limit = _default_limit()
         payload = [serialize.tenant(t, default_app_limit=limit) for t in found]
     lines = [f"{t.id}\t{t.status}\t{t.name}" for t in found]
@@ -362,7 +373,7 @@ app_cli = AppGroup("app", help="Apps: tenants' confidential clients.")
 
 def _app_out(as_json: bool, client_id: str, text: str, *, secret: str | None = None) -> None:
     db.session.expire_all()
-    app = app_rules.get(db.session, client_id)
+    app = app_rules.get(db.session(), client_id)
     emit(as_json, serialize.app(app, client_secret=secret), text)
 
 
@@ -390,8 +401,8 @@ def app_create(
     """Create an app; its client secret is printed this once."""
     with rule_errors_exit():
         issued = app_rules.create(
-            db.session,
-            tenants.get(db.session, tenant_id),
+            db.session(),
+            tenants.get(db.session(), tenant_id),
             name,
             region_code=region_code,
             db_code=db_code,
@@ -418,7 +429,7 @@ def app_create(
 def app_show(client_id: str, as_json: bool) -> None:
     """Show an app (never its secret)."""
     with rule_errors_exit():
-        app = app_rules.get(db.session, client_id)
+        app = app_rules.get(db.session(), client_id)
         payload = serialize.app(app)
     refusal = app_rules.token_refusal(app)
     text = "\n".join(f"{k}: {v}" for k, v in payload.items()) + (
@@ -433,7 +444,7 @@ def app_show(client_id: str, as_json: bool) -> None:
 def app_list(tenant_id: str, as_json: bool) -> None:
     """List a tenant's apps."""
     with rule_errors_exit():
-        found = app_rules.list_for_tenant(db.session, tenants.get(db.session, tenant_id))
+        found = app_rules.list_for_tenant(db.session(), tenants.get(db.session(), tenant_id))
         payload = [serialize.app(a) for a in found]
     lines = [f"{a.client_id}\t{'enabled' if a.enabled else 'disabled'}\t{a.name}" for a in found]
     emit(as_json, payload, "\n".join(lines) or "no apps")
@@ -445,7 +456,7 @@ def app_list(tenant_id: str, as_json: bool) -> None:
 def app_regenerate_secret(client_id: str, as_json: bool) -> None:
     """Issue a new secret; the old one stops working at once."""
     with rule_errors_exit():
-        issued = app_rules.regenerate_secret(db.session, app_rules.get(db.session, client_id))
+        issued = app_rules.regenerate_secret(db.session(), app_rules.get(db.session(), client_id))
         db.session.commit()
     emit(
         as_json,
@@ -456,7 +467,7 @@ def app_regenerate_secret(client_id: str, as_json: bool) -> None:
 
 def _set_enabled(client_id: str, enabled: bool, as_json: bool) -> None:
     with rule_errors_exit():
-        app_rules.set_enabled(db.session, app_rules.get(db.session, client_id), enabled)
+        app_rules.set_enabled(db.session(), app_rules.get(db.session(), client_id), enabled)
         db.session.commit()
         _app_out(as_json, client_id, f"app {client_id} {'enabled' if enabled else 'disabled'}")
 
@@ -484,7 +495,7 @@ def app_disable(client_id: str, as_json: bool) -> None:
 def app_set_domains(client_id: str, domains: Sequence[str], as_json: bool) -> None:
     """Replace an app's allowed domains."""
     with rule_errors_exit():
-        app = app_rules.set_domains(db.session, app_rules.get(db.session, client_id), domains)
+        app = app_rules.set_domains(db.session(), app_rules.get(db.session(), client_id), domains)
         db.session.commit()
         text = ", ".join(app.allowed_domains) or "none"
         _app_out(as_json, client_id, f"app {client_id} allowed domains: {text}")
@@ -497,7 +508,7 @@ def app_set_domains(client_id: str, domains: Sequence[str], as_json: bool) -> No
 def app_assign_plan(client_id: str, plan_code: str, as_json: bool) -> None:
     """Put an app on a plan (one free-plan app per tenant)."""
     with rule_errors_exit():
-        app = app_rules.assign_plan(db.session, app_rules.get(db.session, client_id), plan_code)
+        app = app_rules.assign_plan(db.session(), app_rules.get(db.session(), client_id), plan_code)
         db.session.commit()
         plan_name = app.plan.code if app.plan else "none"
         _app_out(as_json, client_id, f"app {client_id} is on plan {plan_name}")
@@ -509,7 +520,7 @@ def app_assign_plan(client_id: str, plan_code: str, as_json: bool) -> None:
 def app_unassign_plan(client_id: str, as_json: bool) -> None:
     """Take an app off its plan: tokens then carry no limits."""
     with rule_errors_exit():
-        app_rules.unassign_plan(db.session, app_rules.get(db.session, client_id))
+        app_rules.unassign_plan(db.session(), app_rules.get(db.session(), client_id))
         db.session.commit()
         _app_out(as_json, client_id, f"app {client_id} has no plan")
 
@@ -522,8 +533,7 @@ def app_unassign_plan(client_id: str, as_json: bool) -> None:
 @click.option("--access-key-id", required=True)
 @click.option(
     "--secret-access-key",
-    prompt=True,
-    hide_input=True,
+    default=None,
     help="Read from the terminal or standard input when not given.",
 )
 @click.option("--bucket", required=True)
@@ -534,17 +544,19 @@ def app_set_storage(
     client_id: str,
     provider: str,
     access_key_id: str,
-    secret_access_key: str,
+    secret_access_key: str | None,
     bucket: str,
     endpoint_url: str | None,
     storage_region: str | None,
     as_json: bool,
 ) -> None:
     """Give an app its own object storage; the secret access key is stored encrypted."""
+    if secret_access_key is None:
+        secret_access_key = _secret_from_input("Secret access key")
     with rule_errors_exit():
         app_rules.set_storage(
-            db.session,
-            app_rules.get(db.session, client_id),
+            db.session(),
+            app_rules.get(db.session(), client_id),
             state().encryptor,
             provider=provider,
             access_key_id=access_key_id,
@@ -563,19 +575,9 @@ def app_set_storage(
 def app_clear_storage(client_id: str, as_json: bool) -> None:
     """Back to the platform's managed storage."""
     with rule_errors_exit():
-        app_rules.clear_storage(db.session, app_rules.get(db.session, client_id))
+        app_rules.clear_storage(db.session(), app_rules.get(db.session(), client_id))
         db.session.commit()
         _app_out(as_json, client_id, f"app {client_id} uses managed storage")
-
-
-@app_cli.command("reencrypt-storage")
-@json_option
-def app_reencrypt_storage(as_json: bool) -> None:
-    """Re-encrypt every storage secret with the first CONTROLPLANE_ENCRYPTION_KEYS key."""
-    with rule_errors_exit():
-        count = app_rules.reencrypt_storage_secrets(db.session, state().encryptor)
-        db.session.commit()
-    emit(as_json, {"reencrypted": count}, f"re-encrypted {count} storage secrets")
 
 
 # --- mail ----------------------------------------------------------------------------------
@@ -592,11 +594,16 @@ def mail_send(watch: bool, interval: float, as_json: bool) -> None:
 
     with rule_errors_exit():
         if watch:
-            mail.watch(db.session, state().settings, interval=interval)
-            result = {"sent": 0, "failed": 0, "stopped": True}
+            report = mail.watch(db.session(), state().settings, interval=interval)
         else:
-            report = mail.deliver_due(db.session, state().settings)
-            result = {"sent": report.sent, "failed": report.failed, "retrying": report.retrying}
+            report = mail.deliver_due(db.session(), state().settings)
+        result: dict[str, Any] = {
+            "sent": report.sent,
+            "retrying": report.retrying,
+            "failed": report.failed,
+        }
+        if watch:
+            result["stopped"] = True
     emit(
         as_json,
         result,
@@ -617,7 +624,7 @@ def mail_list(status: str | None, as_json: bool) -> None:
     from controlplane import mail
 
     with rule_errors_exit():
-        found = mail.list_emails(db.session, status=status)
+        found = mail.list_emails(db.session(), status=status)
     lines = [f"{e.id}\t{e.status}\t{e.attempts}\t{e.to_address}\t{e.subject}" for e in found]
     emit(as_json, [serialize.email(e) for e in found], "\n".join(lines) or "no emails")
 
@@ -628,12 +635,32 @@ def mail_list(status: str | None, as_json: bool) -> None:
 def mail_retry(email_id: int, as_json: bool) -> None:
     """Queue a failed email again, due now."""
     with rule_errors_exit():
-        email = outbox.retry(db.session, email_id)
+        email = outbox.retry(db.session(), email_id)
         db.session.commit()
     emit(as_json, serialize.email(email), f"email {email_id} is {email.status}")
 
 
 # --- user ----------------------------------------------------------------------------------
+def _secret_from_input(prompt: str, *, confirm: bool = False) -> str:
+    """A secret typed at the terminal (hidden), or the first line of piped standard input.
+
+    Piped input is read directly: getpass would read the controlling terminal instead and
+    warn; prompts go to stderr so that ``--json`` output stays alone on stdout.
+    """
+    # sys.stdin, not click.get_text_stream (deprecated in click 8.5: an error under the tests).
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    value: str = click.prompt(
+        prompt,
+        hide_input=True,
+        confirmation_prompt=confirm,
+        default="",
+        show_default=False,
+        err=True,
+    )
+    return value
+
+
 user_cli = AppGroup("user", help="Dashboard accounts.")
 
 
@@ -647,21 +674,11 @@ def user_create_admin(email: str, as_json: bool) -> None:
     asked for; with nothing given one is generated and printed once.
     """
     generated = False
-    stdin = click.get_text_stream("stdin")
-    if stdin.isatty():
-        password = click.prompt(
-            "Password (empty: generate one)",
-            hide_input=True,
-            confirmation_prompt=True,
-            default="",
-            show_default=False,
-        )
-    else:
-        password = stdin.readline().rstrip("\r\n")
+    password = _secret_from_input("Password (empty: generate one)", confirm=True)
     if not password:
         password, generated = users.generate_password(), True
     with rule_errors_exit():
-        user = users.create_host_admin(db.session, email, password)
+        user = users.create_host_admin(db.session(), email, password)
         db.session.commit()
     payload: dict[str, Any] = {"id": str(user.id), "email": user.email, "is_host_admin": True}
     text = f"host admin {user.email} created"
@@ -671,9 +688,76 @@ def user_create_admin(email: str, as_json: bool) -> None:
     emit(as_json, payload, text)
 
 
-GROUPS = (db_cli, region_cli, plan_cli, tenant_cli, app_cli, mail_cli, user_cli)
+# --- keys ----------------------------------------------------------------------------------
+keys_cli = AppGroup("keys", help="Token signing keys.")
+
+
+@keys_cli.command("rotate")
+@click.option(
+    "--force",
+    is_flag=True,
+    help=f"Rotate even if the next key was published less than {keys.MIN_NEXT_KEY_AGE} s ago.",
+)
+@json_option
+def keys_rotate(force: bool, as_json: bool) -> None:
+    """Make the next key current on every instance, retire the current, publish a new next."""
+    settings = state().settings
+    with rule_errors_exit():
+        keys.ensure_key_set(db.session(), settings.signing_alg, state().encryptor)
+        current, upcoming = keys.rotate(
+            db.session(), settings.signing_alg, state().encryptor, force=force
+        )
+        db.session.commit()
+    payload = {
+        "current": serialize.signing_key(current, published=True),
+        "next": serialize.signing_key(upcoming, published=True),
+    }
+    emit(as_json, payload, f"current key {current.kid}, next key {upcoming.kid}")
+
+
+@keys_cli.command("list")
+@json_option
+def keys_list(as_json: bool) -> None:
+    """List signing keys, newest first, and whether the JWKS publishes them."""
+    settings = state().settings
+    with rule_errors_exit():
+        keys.ensure_key_set(db.session(), settings.signing_alg, state().encryptor)
+        published = {
+            k.kid for k in keys.published(db.session(), token_lifetime=settings.token_lifetime)
+        }
+        found = keys.list_all(db.session())
+    payload = [serialize.signing_key(k, published=k.kid in published) for k in found]
+    lines = [
+        f"{k.kid}\t{k.alg}\t{k.state}{'' if k.kid in published else ' (unpublished)'}"
+        for k in found
+    ]
+    emit(as_json, payload, "\n".join(lines))
+
+
+@click.command("reencrypt")
+@with_appcontext
+@json_option
+def reencrypt(as_json: bool) -> None:
+    """Re-encrypt data at rest with the first CONTROLPLANE_ENCRYPTION_KEYS key.
+
+    Run after putting a new key first in the list; afterwards the old keys can be removed.
+    """
+    encryptor = state().encryptor
+    with rule_errors_exit():
+        storage = app_rules.reencrypt_storage_secrets(db.session(), encryptor)
+        signing = keys.reencrypt(db.session(), encryptor)
+        db.session.commit()
+    emit(
+        as_json,
+        {"storage_secrets": storage, "signing_keys": signing},
+        f"re-encrypted {storage} storage secrets and {signing} signing keys",
+    )
+
+
+GROUPS = (db_cli, region_cli, plan_cli, tenant_cli, app_cli, mail_cli, user_cli, keys_cli)
 
 
 def register_commands(app: Flask) -> None:
     for group in GROUPS:
         app.cli.add_command(group)
+    app.cli.add_command(reencrypt)

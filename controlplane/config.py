@@ -10,14 +10,17 @@ import base64
 import logging
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,18 @@ class Settings:
     google_metadata_url: str
     instance_path: str
 
+    def __repr__(self) -> str:
+        # The database URL may carry a password: shown masked, as the other secrets are hidden.
+        shown = []
+        for item in fields(self):
+            if not item.repr:
+                continue
+            value = getattr(self, item.name)
+            if item.name == "database_url":
+                value = make_url(value).render_as_string(hide_password=True)
+            shown.append(f"{item.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
     @property
     def google_enabled(self) -> bool:
         return bool(self.google_client_id and self.google_client_secret)
@@ -77,12 +92,14 @@ class Settings:
             return value.strip()
 
         instance = get("INSTANCE_PATH") or instance_path
-        database_url = get("DATABASE_URL") or _default_sqlite_url(instance)
-        _check_database_url(database_url)
+        database_url = _database_url(get("DATABASE_URL") or _default_sqlite_url(instance))
         secret_key = get("SECRET_KEY") or _dev_secret_key(instance)
         if len(secret_key) < 32:
             raise ConfigError(f"{PREFIX}SECRET_KEY must be at least 32 characters long")
         issuer = _http_url("ISSUER", get("ISSUER") or "http://localhost:8000").rstrip("/")
+        if "?" in issuer or "#" in issuer:
+            # RFC 8414 §2: the issuer identifier has no query or fragment component.
+            raise ConfigError(f"{PREFIX}ISSUER must not have a query or fragment, got {issuer!r}")
         platform_url = _http_url("PLATFORM_URL", get("PLATFORM_URL") or issuer)
         alg = (get("SIGNING_ALG") or "RS256").upper()
         if alg not in SIGNING_ALGS:
@@ -90,6 +107,11 @@ class Settings:
                 f"{PREFIX}SIGNING_ALG must be one of {', '.join(SIGNING_ALGS)}, got {alg!r}"
             )
         smtp = _smtp(get("SMTP_URL"))
+        google_id, google_secret = get("GOOGLE_CLIENT_ID"), get("GOOGLE_CLIENT_SECRET")
+        if bool(google_id) != bool(google_secret):
+            # Half a configuration is a typo, not a wish to keep Google sign-in off.
+            missing = "GOOGLE_CLIENT_SECRET" if google_id else "GOOGLE_CLIENT_ID"
+            raise ConfigError(f"{PREFIX}{missing} must be set too to enable Google sign-in")
         host = urlsplit(issuer).hostname or "localhost"
         return cls(
             database_url=database_url,
@@ -105,8 +127,8 @@ class Settings:
             smtp=smtp,
             mail_from=get("MAIL_FROM") or f"controlplane@{host}",
             encryption_keys=_encryption_keys(get("ENCRYPTION_KEYS"), secret_key),
-            google_client_id=get("GOOGLE_CLIENT_ID"),
-            google_client_secret=get("GOOGLE_CLIENT_SECRET"),
+            google_client_id=google_id,
+            google_client_secret=google_secret,
             google_metadata_url=_http_url(
                 "GOOGLE_METADATA_URL",
                 get("GOOGLE_METADATA_URL")
@@ -120,27 +142,52 @@ def _default_sqlite_url(instance: str) -> str:
     return f"sqlite:///{Path(instance, 'controlplane.db').resolve()}"
 
 
-def _check_database_url(url: str) -> None:
-    scheme = url.split(":", 1)[0]
-    if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+def _database_url(url: str) -> str:
+    """A URL the installed drivers can open: pysqlite, or psycopg (3) for PostgreSQL."""
+    name = f"{PREFIX}DATABASE_URL"
+    try:
+        drivername = make_url(url).drivername
+    except ArgumentError:
+        raise ConfigError(f"{name} is not a database URL") from None
+    backend, _, driver = drivername.partition("+")
+    if (backend, driver or "default") not in {
+        ("sqlite", "default"),
+        ("sqlite", "pysqlite"),
+        ("postgresql", "default"),
+        ("postgresql", "psycopg"),
+    }:
         raise ConfigError(
-            f"{PREFIX}DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, "
-            f"got scheme {scheme!r}"
+            f"{name} must be a sqlite:/// or postgresql+psycopg:// URL, got {drivername!r}"
         )
+    if drivername == "postgresql":
+        # Older SQLAlchemy reads a bare postgresql:// as psycopg2, which is not installed.
+        return "postgresql+psycopg" + url[len("postgresql") :]
+    return url
 
 
 def _dev_secret_key(instance: str) -> str:
-    """Keep a generated key in the instance folder so sessions survive a restart in dev."""
+    """Keep a generated key in the instance folder so sessions survive a restart in dev.
+
+    Written to a private temporary file and linked into place, so workers starting at once
+    agree on one key and none reads a half-written file.
+    """
     path = Path(instance, "secret_key")
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key + "\n")
-    log.warning("%sSECRET_KEY is not set: generated one in %s. Set it in production.", PREFIX, path)
-    return key
+    verb = "using the one kept"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48) + "\n")
+            os.link(tmp, path)
+            verb = "generated one"
+        except FileExistsError:
+            pass  # another worker won the race: use its key
+        finally:
+            os.unlink(tmp)
+    # Every start says so: a production deploy that forgot the variable must not go unnoticed.
+    log.warning("%sSECRET_KEY is not set: %s in %s (development only).", PREFIX, verb, path)
+    return path.read_text().strip()
 
 
 def _int(name: str, raw: str | None, default: int, *, low: int, high: int) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from controlplane.models import App, LicenseRegion, OutboxEmail, Plan, Tenant
+from controlplane.models import App, LicenseRegion, OutboxEmail, Plan, SigningKey, Tenant
 from controlplane.rules.tenants import effective_app_limit
 
 
@@ -98,4 +98,17 @@ def email(e: OutboxEmail) -> dict[str, Any]:
         "last_error": e.last_error,
         "created_at": _time(e.created_at),
         "sent_at": _time(e.sent_at),
+    }
+
+
+def signing_key(k: SigningKey, *, published: bool) -> dict[str, Any]:
+    """Public facts about a key; never its private part."""
+    return {
+        "kid": k.kid,
+        "alg": k.alg,
+        "state": k.state,
+        "published": published,
+        "created_at": _time(k.created_at),
+        "activated_at": _time(k.activated_at),
+        "retired_at": _time(k.retired_at),
     }

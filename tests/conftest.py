@@ -18,7 +18,7 @@ import flask_migrate
 import pytest
 from click.testing import Result
 from flask import Flask
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, close_all_sessions
 
 from controlplane import create_app
 from controlplane.cli import cli
@@ -89,8 +89,9 @@ def template_url(
 
 
 @pytest.fixture
-def database_url(backend: str, template_url: str, request: pytest.FixtureRequest,
-                 tmp_path: Path) -> str:
+def database_url(
+    backend: str, template_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> str:
     """A fresh copy of the migrated template for this test alone."""
     if backend == "sqlite":
         source = Path(template_url.removeprefix("sqlite:///"))
@@ -116,6 +117,9 @@ def app(app_env: dict[str, str]) -> Iterator[Flask]:
     with flask_app.app_context():
         yield flask_app
         db.session.remove()
+        # Sessions a test opened itself (or detached from the scoped one) give back their
+        # connections too, so PostgreSQL never sees a leaked one.
+        close_all_sessions()
         db.engine.dispose()
 
 
@@ -129,7 +133,7 @@ def run_cli(app: Flask) -> Callable[..., Result]:
     """Invoke ``controlplane …`` through the real click entry point, against ``app``."""
     runner = app.test_cli_runner()
 
-    def invoke(*args: str, input: str | None = None) -> Result:  # noqa: A002
+    def invoke(*args: str, input: str | None = None) -> Result:
         result = runner.invoke(cli, list(args), input=input)
         # The CLI's own session must not leak objects into the next call.
         db.session.remove()
@@ -141,8 +145,9 @@ def run_cli(app: Flask) -> Callable[..., Result]:
 # --- factories: through the rules, so fixtures hold only reachable states -----------------
 @pytest.fixture
 def make_region(session: Session) -> Callable[..., LicenseRegion]:
-    def make(code: str = "EU", *, databases: tuple[str, ...] = ("eu-db-1",),
-             name: str = "Europe") -> LicenseRegion:
+    def make(
+        code: str = "EU", *, databases: tuple[str, ...] = ("eu-db-1",), name: str = "Europe"
+    ) -> LicenseRegion:
         region = regions.create(session, code, name)
         for db_code in databases:
             regions.add_database(session, region.code, db_code)
@@ -166,8 +171,9 @@ def make_plan(session: Session) -> Callable[..., Plan]:
 def make_tenant(session: Session) -> Callable[..., Tenant]:
     counter = iter(range(1, 10_000))
 
-    def make(name: str | None = None, *, active: bool = True, owner_email: str | None = None
-             ) -> Tenant:
+    def make(
+        name: str | None = None, *, active: bool = True, owner_email: str | None = None
+    ) -> Tenant:
         n = next(counter)
         tenant = tenants.register(
             session,
@@ -191,8 +197,14 @@ def make_app(
 ) -> Callable[..., tuple[App, str]]:
     """An app and its plaintext secret; creates an active tenant and region EU when needed."""
 
-    def make(tenant: Tenant | None = None, *, region: str = "EU", name: str = "web",
-             plan: Plan | None = None, **kwargs: Any) -> tuple[App, str]:
+    def make(
+        tenant: Tenant | None = None,
+        *,
+        region: str = "EU",
+        name: str = "web",
+        plan: Plan | None = None,
+        **kwargs: Any,
+    ) -> tuple[App, str]:
         if tenant is None:
             tenant = make_tenant()
         if session.query(LicenseRegion).filter_by(code=region.upper()).first() is None:

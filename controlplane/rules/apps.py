@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 from controlplane.crypto import Encryptor, generate_client_id, generate_secret, hash_secret
 from controlplane.models import (
     App,
+    Plan,
     StorageConfig,
     StorageProvider,
     Tenant,
@@ -119,6 +120,9 @@ def create(
         raise AppLimitReached(
             f"the organization has reached its limit of {limit} apps", field="name"
         )
+    plan = plans.get(session, plan_code) if plan_code is not None else None
+    if plan is not None:
+        _check_assignable(session, locked.id, None, plan, None)
     secret = generate_secret()
     app = App(
         id=uuid.uuid4(),
@@ -132,11 +136,11 @@ def create(
         redirect_uris=redirects,
         post_logout_redirect_uris=post_logout,
         enabled=True,
+        plan=plan,
+        on_free_plan=plan is not None and plan.is_free,
     )
     session.add(app)
-    session.flush()
-    if plan_code is not None:
-        assign_plan(session, app, plan_code)
+    _flush_plan(session)
     return IssuedSecret(app, secret)
 
 
@@ -181,6 +185,37 @@ def set_redirect_uris(
     return app
 
 
+def _check_assignable(
+    session: Session,
+    tenant_id: uuid.UUID,
+    app_id: uuid.UUID | None,
+    plan: Plan,
+    current_plan_id: int | None,
+) -> None:
+    """SPEC §1 Plans: not retired (unless already held), one free-plan app per tenant."""
+    if plan.retired and current_plan_id != plan.id:
+        raise PlanRetired(f"plan {plan.code} is retired", field="plan")
+    if plan.is_free:
+        stmt = select(App.client_id).where(App.tenant_id == tenant_id, App.on_free_plan.is_(True))
+        if app_id is not None:
+            stmt = stmt.where(App.id != app_id)
+        holder = session.scalar(stmt)
+        if holder is not None:
+            raise FreePlanTaken(
+                f"the organization's app {holder} already has a free plan", field="plan"
+            )
+
+
+def _flush_plan(session: Session) -> None:
+    try:
+        session.flush()
+    except IntegrityError:
+        # Lost the race to a concurrent assignment: the partial unique index said no.
+        raise FreePlanTaken(
+            "another app of the organization already has a free plan", field="plan"
+        ) from None
+
+
 def assign_plan(session: Session, app: App, plan_code: str) -> App:
     """Put ``app`` on a plan; at most one app per tenant on a free plan (SPEC §1 Plans).
 
@@ -189,25 +224,9 @@ def assign_plan(session: Session, app: App, plan_code: str) -> App:
     relying on a failed statement.
     """
     plan = plans.get(session, plan_code)
-    if plan.retired and app.plan_id != plan.id:
-        raise PlanRetired(f"plan {plan.code} is retired", field="plan")
-    if plan.is_free:
-        holder = session.scalar(
-            select(App.client_id).where(
-                App.tenant_id == app.tenant_id, App.on_free_plan.is_(True), App.id != app.id
-            )
-        )
-        if holder is not None:
-            raise FreePlanTaken(
-                f"the organization's app {holder} already has a free plan", field="plan"
-            )
+    _check_assignable(session, app.tenant_id, app.id, plan, app.plan_id)
     app.plan, app.on_free_plan = plan, plan.is_free
-    try:
-        session.flush()
-    except IntegrityError:
-        raise FreePlanTaken(
-            "another app of the organization already has a free plan", field="plan"
-        ) from None
+    _flush_plan(session)
     return app
 
 

@@ -57,13 +57,18 @@ def queue_activation(
 
 
 def retry(session: Session, email_id: int, *, now: datetime | None = None) -> OutboxEmail:
-    """Put a failed (or pending) message back at the head of the queue."""
+    """Put a failed (or pending) message back at the head of the queue, with a full budget.
+
+    The attempt count restarts so an admin's retry gets the whole backoff schedule again; the
+    last error is kept as the record of what went wrong before.
+    """
     email = session.get(OutboxEmail, email_id)
     if email is None:
         raise NotFound(f"email {email_id} does not exist")
     if email.status == EmailStatus.SENT:
         return email
     email.status = EmailStatus.PENDING
+    email.attempts = 0
     email.next_attempt_at = now or utcnow()
     session.flush()
     return email

@@ -22,7 +22,8 @@ def get(session: Session, tenant_id: str | uuid.UUID, *, for_update: bool = Fals
         raise TenantNotFound(f"tenant {tenant_id} does not exist") from None
     stmt = select(Tenant).where(Tenant.id == key)
     if for_update:
-        stmt = stmt.with_for_update()
+        # Refresh a tenant already in the session: the locked row, not an earlier read, counts.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     tenant = session.scalar(stmt)
     if tenant is None:
         raise TenantNotFound(f"tenant {tenant_id} does not exist")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from controlplane.rules.errors import InvalidCode, InvalidLimit, InvalidName
 
@@ -16,7 +17,8 @@ def clean_name(raw: str, *, what: str = "name", field: str = "name") -> str:
         raise InvalidName(f"{what} must not be empty", field=field)
     if len(name) > 200:
         raise InvalidName(f"{what} must be at most 200 characters", field=field)
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+    # Category Cc: C0, DEL and the C1 range (U+0080-U+009F, where U+009B is a terminal CSI).
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
         raise InvalidName(f"{what} must not contain control characters", field=field)
     return name
 

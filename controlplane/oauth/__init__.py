@@ -1,0 +1,1 @@
+"""The token service of SPEC §2: ``/connect/token``, discovery metadata and the JWKS."""

@@ -1,0 +1,159 @@
+"""HTTP faces of the token service: token endpoint, discovery metadata, JWKS (SPEC §2)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
+
+from controlplane import keys
+from controlplane.app import settings
+from controlplane.extensions import db
+from controlplane.oauth.errors import InvalidRequest, TemporarilyUnavailable, UnsupportedGrantType
+from controlplane.oauth.server import TokenServer
+
+bp = Blueprint("oauth", __name__)
+log = logging.getLogger(__name__)
+
+MAX_BODY = 4096
+FORM = "application/x-www-form-urlencoded"
+AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+def init_app(app: Flask) -> None:
+    state = app.extensions["controlplane"]
+    signer = keys.Signer(
+        state.encryptor,
+        alg=state.settings.signing_alg,
+        engine_factory=lambda: db.engine,
+    )
+    app.extensions["controlplane.signer"] = signer
+    app.extensions["controlplane.token_server"] = TokenServer(app, signer)
+    # Authlib logs client ids and, in its grants, issued tokens at DEBUG: never below INFO.
+    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger().level))
+    app.register_blueprint(bp)
+
+
+def _error(error: Exception) -> Response:
+    response: Response = _server().handle_error_response(None, error)
+    return response
+
+
+def _server() -> TokenServer:
+    server: TokenServer = current_app.extensions["controlplane.token_server"]
+    return server
+
+
+def _shape_error() -> Exception | None:
+    """What stock Authlib lets through but SPEC §2 and RFC 6749 §3.2 refuse."""
+    if request.query_string:
+        return InvalidRequest(description="send parameters in the request body, not the URL")
+    if request.mimetype != FORM:
+        return InvalidRequest(description=f"the body must be {FORM}")
+    form = request.form
+    for name in form:
+        if len(form.getlist(name)) > 1:
+            return InvalidRequest(description="a parameter is repeated")
+    grant_type = form.get("grant_type")
+    if not grant_type:
+        return InvalidRequest(description="grant_type is missing")
+    if grant_type != "client_credentials":
+        return UnsupportedGrantType()
+    return None
+
+
+@bp.route(
+    "/connect/token",
+    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    provide_automatic_options=False,
+)
+def token() -> ResponseReturnValue:
+    """RFC 6749 §4.4 client credentials; errors per §5.2, always ``no-store``."""
+    if request.method != "POST":
+        response = _error(InvalidRequest(description="use POST", status_code=405))
+        response.headers["Allow"] = "POST"
+        return response
+    # Checked before the body is parsed: a large body is refused unread.
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return _error(InvalidRequest(description="the request body is too large"))
+    error = _shape_error()
+    if error is not None:
+        return _error(error)
+    try:
+        issued: Response = _server().create_token_response()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("token request failed: database unavailable")
+        return _error(TemporarilyUnavailable())
+    return issued
+
+
+def metadata() -> dict[str, Any]:
+    """RFC 8414 / OpenID Connect Discovery metadata for a client-credentials-only server."""
+    issuer = settings().issuer
+    alg = settings().signing_alg
+    return {
+        "issuer": issuer,
+        "token_endpoint": issuer + "/connect/token",
+        "jwks_uri": issuer + "/.well-known/jwks",
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "response_types_supported": ["token"],
+        "response_modes_supported": [],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [alg],
+        "scopes_supported": [],
+        "claims_supported": [
+            "iss",
+            "aud",
+            "sub",
+            "client_id",
+            "iat",
+            "exp",
+            "jti",
+            "tenantid",
+            "appId",
+            "licenseRegionCode",
+            "dbCode",
+            "allowed_domain_1",
+            "allowed_domain_2",
+            "allowed_domain_3",
+            "limits",
+        ],
+        "access_token_signing_alg_values_supported": [alg],
+    }
+
+
+def _metadata_response() -> Response:
+    response = jsonify(metadata())
+    response.headers["Cache-Control"] = f"public, max-age={keys.JWKS_MAX_AGE}"
+    return response
+
+
+@bp.get("/.well-known/openid-configuration")
+def openid_configuration() -> ResponseReturnValue:
+    return _metadata_response()
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+def oauth_authorization_server() -> ResponseReturnValue:
+    return _metadata_response()
+
+
+@bp.get("/.well-known/jwks")
+def jwks() -> ResponseReturnValue:
+    """The public keys: current, next and recently retired; cacheable, with an ETag."""
+    signer: keys.Signer = current_app.extensions["controlplane.signer"]
+    try:
+        signer.ensure()
+        document = keys.jwks(db.session(), token_lifetime=settings().token_lifetime)
+    except SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(error="temporarily_unavailable"), 503
+    response = jsonify(document)
+    response.headers["Cache-Control"] = f"public, max-age={keys.JWKS_MAX_AGE}"
+    response.set_etag(keys.etag(document).strip('"'))
+    return response.make_conditional(request)
