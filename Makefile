@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: help install install-dev system-deps run serve test lint fmt lock clean
+.PHONY: help install install-dev system-deps run test bench lint fmt lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ run: install ## Migrate the SQLite default and serve on 127.0.0.1:8000 with guni
 
 test: install-dev system-deps ## Run the whole suite on SQLite and PostgreSQL
 	$(BIN)/pytest
+
+bench: install ## Load /connect/token and the peer (node oidc-provider): RS256, ES256, 1 and 100,000 apps
+	bench/run.sh
 
 lint: install-dev ## ruff (check + format check) and mypy --strict
 	$(BIN)/ruff check .

@@ -754,7 +754,39 @@ def reencrypt(as_json: bool) -> None:
     )
 
 
-GROUPS = (db_cli, region_cli, plan_cli, tenant_cli, app_cli, mail_cli, user_cli, keys_cli)
+# --- bench ---------------------------------------------------------------------------------
+bench_cli = AppGroup("bench", help="Load-test data (never on a production database).")
+
+
+@bench_cli.command("seed")
+@click.option("--apps", "count", type=click.IntRange(min=1), required=True)
+@json_option
+def bench_seed(count: int, as_json: bool) -> None:
+    """Bulk-create N apps (ten per active tenant, region BENCH); print one's credentials."""
+    from controlplane import seed
+
+    with rule_errors_exit():
+        seeded = seed.seed_apps(db.session(), count)
+        db.session.commit()
+    emit(
+        as_json,
+        {"client_id": seeded.client_id, "client_secret": seeded.client_secret},
+        f"seeded {seeded.apps} apps; one of them:\n"
+        f"client_id:     {seeded.client_id}\nclient_secret: {seeded.client_secret}",
+    )
+
+
+GROUPS = (
+    db_cli,
+    region_cli,
+    plan_cli,
+    tenant_cli,
+    app_cli,
+    mail_cli,
+    user_cli,
+    keys_cli,
+    bench_cli,
+)
 
 
 def register_commands(app: Flask) -> None:

@@ -14,7 +14,10 @@ Database: the SQLite file in ./instance/. In another terminal, from this folder:
   controlplane plan create starter --name Starter --free --document-units-per-month 1000
   TENANT=\$(controlplane tenant create "Acme" --owner-email owner@example.com --json | python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
   controlplane tenant activate "\$TENANT"
-  controlplane app create "\$TENANT" backend --region EU --domain https://app.example.com/ --plan starter --json
+  APP=\$(controlplane app create "\$TENANT" backend --region EU --domain https://app.example.com/ --plan starter --json); echo "\$APP"
+  CLIENT_ID=\$(echo "\$APP" | python -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+  CLIENT_SECRET=\$(echo "\$APP" | python -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+  curl -s -u "\$CLIENT_ID:\$CLIENT_SECRET" -d grant_type=client_credentials http://$host:$port/connect/token
 
 See README.md for the full tour.
 TXT

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# `make bench`: load /connect/token and the peer token server (node oidc-provider, same
+# algorithm) in the same run, with ../shared/peers/bench-token.sh (wrk, 16 connections, 10 s).
+#
+#   bench/run.sh                 RS256 and ES256, at 1 app and at 100,000 apps
+#   ALGS=ES256 APPS="1" bench/run.sh
+#
+# Ours: gunicorn, 2 sync workers, SQLite in a temp dir, seeded with `controlplane bench seed`.
+# Peer: ../shared/peers/oidc-provider/server.mjs (one node process), as in its README.
+# Results: printed, and kept in bench/results/ (gitignored).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+peers=${PEERS:-$(cd "$root/.." && pwd)/shared/peers}
+bin=$root/.venv/bin
+algs=${ALGS:-RS256 ES256}
+app_counts=${APPS:-1 100000}
+workers=${WORKERS:-2}
+mkdir -p "$root/bench/results"
+out="$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ).txt"
+
+[[ -x "$peers/bench-token.sh" ]] || { echo "error: $peers/bench-token.sh not found (set PEERS=)" >&2; exit 1; }
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)"
+  if [[ $(id -u) == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+  "${SUDO[@]}" apt-get update -qq && "${SUDO[@]}" apt-get install -y -qq wrk >/dev/null
+fi
+if [[ ! -d "$peers/oidc-provider/node_modules" ]]; then
+  echo "installing the peer's pinned node packages (npm ci in $peers/oidc-provider)"
+  (cd "$peers/oidc-provider" && npm ci --no-audit --no-fund --silent)
+fi
+
+free_port() { "$bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_http() { # url: wait up to 30 s for an answer
+  for _ in $(seq 1 150); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done
+  echo "error: $1 did not come up" >&2; return 1
+}
+field() { sed -E "s/.* $1=([0-9.]+).*/\1/" <<<"$2"; }
+
+declare -A ours peer
+tmp_root=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp_root"; }
+trap cleanup EXIT
+
+run_ours() { # alg apps
+  local alg=$1 apps=$2 dir port pid creds id secret line
+  dir=$(mktemp -d -p "$tmp_root")
+  port=$(free_port)
+  export CONTROLPLANE_DATABASE_URL="sqlite:///$dir/bench.db" CONTROLPLANE_INSTANCE_PATH="$dir"
+  export CONTROLPLANE_SECRET_KEY="bench-only-secret-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export CONTROLPLANE_SIGNING_ALG="$alg" CONTROLPLANE_ISSUER="http://127.0.0.1:$port"
+  "$bin/controlplane" db upgrade >/dev/null 2>&1
+  local t0=$SECONDS
+  creds=$("$bin/controlplane" bench seed --apps "$apps" --json 2>/dev/null)
+  echo "  seeded $apps apps in $((SECONDS - t0)) s" >&2
+  id=$("$bin/python" -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$creds")
+  secret=$("$bin/python" -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$creds")
+  (cd "$root" && exec "$bin/gunicorn" --workers "$workers" --worker-class sync \
+      --bind "127.0.0.1:$port" --log-level warning wsgi:app) >"$dir/gunicorn.log" 2>&1 &
+  pid=$!; pids+=("$pid")
+  wait_http "http://127.0.0.1:$port/healthz"
+  line=$(SERVER_PID=$pid "$peers/bench-token.sh" "http://127.0.0.1:$port/connect/token" "$id" "$secret")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  unset CONTROLPLANE_DATABASE_URL CONTROLPLANE_INSTANCE_PATH CONTROLPLANE_SECRET_KEY \
+    CONTROLPLANE_SIGNING_ALG CONTROLPLANE_ISSUER
+  echo "$line"
+}
+
+run_peer() { # alg
+  local alg=$1 port pid line
+  port=$(free_port)
+  (cd "$peers/oidc-provider" && ALG="$alg" PORT="$port" exec node server.mjs) >"$tmp_root/peer-$alg.log" 2>&1 &
+  pid=$!; pids+=("$pid")
+  wait_http "http://127.0.0.1:$port/.well-known/openid-configuration"
+  line=$(SERVER_PID=$pid "$peers/bench-token.sh" "http://127.0.0.1:$port/token" bench \
+    bench-secret-7f3c9a1e5b2d4f6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d)
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "$line"
+}
+
+{
+  echo "# make bench $(date -u +%FT%TZ) on $(nproc) CPUs; gunicorn $workers sync workers, SQLite"
+  for alg in $algs; do
+    echo "== $alg"
+    echo "peer (oidc-provider, 1 process):" >&2
+    peer[$alg]=$(run_peer "$alg")
+    echo "peer     $alg: ${peer[$alg]}"
+    for apps in $app_counts; do
+      echo "controlplane, $apps apps:" >&2
+      ours[$alg/$apps]=$(run_ours "$alg" "$apps")
+      echo "ours     $alg apps=$apps: ${ours[$alg/$apps]}"
+    done
+  done
+  echo
+  echo "summary (tokens/s, p99 ms; ratio = ours / peer; apps ratio = at most apps / at 1 app)"
+  for alg in $algs; do
+    p=$(field tokens_per_s "${peer[$alg]}")
+    for apps in $app_counts; do
+      o=$(field tokens_per_s "${ours[$alg/$apps]}")
+      p99=$(field p99_ms "${ours[$alg/$apps]}")
+      awk -v a="$alg" -v n="$apps" -v o="$o" -v p="$p" -v q="$p99" \
+        'BEGIN { printf "  %s apps=%-7s ours=%6.0f peer=%6.0f ratio=%.2f p99=%.1f ms\n", a, n, o, p, o / p, q }'
+    done
+    first=${app_counts%% *}; last=${app_counts##* }
+    if [[ "$first" != "$last" ]]; then
+      awk -v a="$alg" -v f="$(field tokens_per_s "${ours[$alg/$first]}")" \
+        -v l="$(field tokens_per_s "${ours[$alg/$last]}")" -v n="$last" \
+        'BEGIN { printf "  %s %s apps / 1 app = %.2f\n", a, n, l / f }'
+    fi
+  done
+} | tee "$out"
+echo "kept in ${out#"$root"/}"
