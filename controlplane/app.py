@@ -85,15 +85,24 @@ def _json_errors_for_machine_paths(app: Flask) -> None:
         if not request.path.startswith(MACHINE_PATHS):
             return error
         code = error.code or 500
-        body = {
-            "error": "not_found" if code == 404 else "method_not_allowed",
-            "error_description": error.name.lower(),
-        }
+        if request.path.startswith("/connect/"):
+            # RFC 6749 §5.2 shape on the OAuth endpoints.
+            body = {
+                "error": "invalid_request",
+                "error_description": "use POST" if code == 405 else "no such endpoint",
+            }
+        else:
+            body = {
+                "error": "not_found" if code == 404 else "method_not_allowed",
+                "error_description": error.name.lower(),
+            }
         response = jsonify(body)
         response.status_code = code
         response.headers["Cache-Control"] = "no-store"
-        if code == 405 and error.valid_methods:  # type: ignore[attr-defined]
-            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        response.headers["Pragma"] = "no-cache"
+        valid = getattr(error, "valid_methods", None)
+        if code == 405 and valid:
+            response.headers["Allow"] = ", ".join(m for m in valid if m != "OPTIONS")
         return response
 
 

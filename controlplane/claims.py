@@ -9,38 +9,40 @@ from __future__ import annotations
 
 from typing import Any
 
-from controlplane.models import App, Plan
+from controlplane.models import App
+from controlplane.rules.apps import TokenSubject
 
 MAX_DOMAINS = 3
 
 
-def limits(plan: Plan) -> dict[str, int]:
+def limits(subject: TokenSubject) -> dict[str, int]:
     """The ``limits`` claim of a usable plan: only the limits the plan sets (``{}`` for none)."""
     out: dict[str, int] = {}
-    if plan.document_units_per_month is not None:
-        out["documentUnitsPerMonth"] = plan.document_units_per_month
-    if plan.max_api_requests_per_minute is not None:
-        out["maxApiRequestsPerMinute"] = plan.max_api_requests_per_minute
+    if subject.document_units_per_month is not None:
+        out["documentUnitsPerMonth"] = subject.document_units_per_month
+    if subject.max_api_requests_per_minute is not None:
+        out["maxApiRequestsPerMinute"] = subject.max_api_requests_per_minute
     return out
 
 
-def tenant_claims(app: App) -> dict[str, Any]:
+def tenant_claims(app: TokenSubject | App) -> dict[str, Any]:
     """Claims that describe the app's tenant, placement and plan."""
+    s = app if isinstance(app, TokenSubject) else TokenSubject.of(app)
     claims: dict[str, Any] = {
-        "tenantid": str(app.tenant_id),
-        "appId": str(app.id),
-        "licenseRegionCode": app.region.code if app.region is not None else None,
-        "dbCode": app.db_code,
+        "tenantid": str(s.tenant_id),
+        "appId": str(s.app_id),
+        "licenseRegionCode": s.region_code,
+        "dbCode": s.db_code,
     }
-    for position, domain in enumerate(app.allowed_domains[:MAX_DOMAINS], start=1):
+    for position, domain in enumerate(s.allowed_domains[:MAX_DOMAINS], start=1):
         claims[f"allowed_domain_{position}"] = domain
-    if app.plan is not None and not app.plan.retired:
-        claims["limits"] = limits(app.plan)
+    if s.plan_code is not None and not s.plan_retired:
+        claims["limits"] = limits(s)
     return claims
 
 
 def build(
-    app: App, *, issuer: str, audience: str, issued_at: int, lifetime: int, jti: str
+    app: TokenSubject | App, *, issuer: str, audience: str, issued_at: int, lifetime: int, jti: str
 ) -> dict[str, Any]:
     """All claims of the token ``app`` would get at ``issued_at`` (seconds since the epoch)."""
     claims = tenant_claims(app)

@@ -703,7 +703,6 @@ def keys_rotate(force: bool, as_json: bool) -> None:
     """Make the next key current on every instance, retire the current, publish a new next."""
     settings = state().settings
     with rule_errors_exit():
-        keys.ensure_key_set(db.session(), settings.signing_alg, state().encryptor)
         current, upcoming = keys.rotate(
             db.session(), settings.signing_alg, state().encryptor, force=force
         )

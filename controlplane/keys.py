@@ -23,7 +23,7 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -81,6 +81,30 @@ def _by_state(session: Session, state: KeyState) -> SigningKey | None:
     return session.scalar(select(SigningKey).where(SigningKey.state == state))
 
 
+def _complete_key_set(session: Session, alg: str, encryptor: Encryptor) -> bool:
+    """Add what the key set lacks, in the caller's transaction; True when anything changed.
+
+    A next key of another algorithm (CONTROLPLANE_SIGNING_ALG was changed) is retired unused
+    and replaced, so the next rotation switches to the configured algorithm.
+    """
+    changed = False
+    current = _by_state(session, KeyState.CURRENT)
+    upcoming = _by_state(session, KeyState.NEXT)
+    if upcoming is not None and upcoming.alg != alg:
+        upcoming.state, upcoming.retired_at = KeyState.RETIRED, utcnow()
+        session.flush()
+        upcoming, changed = None, True
+    if current is None:
+        session.add(_new_row(alg, KeyState.CURRENT, encryptor))
+        session.flush()
+        changed = True
+    if upcoming is None:
+        session.add(_new_row(alg, KeyState.NEXT, encryptor))
+        session.flush()
+        changed = True
+    return changed
+
+
 def ensure_key_set(session: Session, alg: str, encryptor: Encryptor) -> None:
     """Make sure a current key and a next key of ``alg`` exist, and commit.
 
@@ -88,25 +112,8 @@ def ensure_key_set(session: Session, alg: str, encryptor: Encryptor) -> None:
     the others roll back and find the winner's keys.
     """
     for _ in range(3):
-        current = _by_state(session, KeyState.CURRENT)
-        upcoming = _by_state(session, KeyState.NEXT)
-        if upcoming is not None and upcoming.alg != alg:
-            # The algorithm was reconfigured: the unused next key is replaced, so the next
-            # rotation switches to the configured algorithm.
-            upcoming.state = KeyState.RETIRED
-            upcoming.retired_at = utcnow()
-            session.flush()
-            upcoming = None
-        if current is not None and upcoming is not None:
-            session.commit()
-            return
         try:
-            if current is None:
-                session.add(_new_row(alg, KeyState.CURRENT, encryptor))
-                session.flush()
-            if upcoming is None:
-                session.add(_new_row(alg, KeyState.NEXT, encryptor))
-                session.flush()
+            _complete_key_set(session, alg, encryptor)
             session.commit()
             return
         except IntegrityError:
@@ -119,9 +126,13 @@ def rotate(
 ) -> tuple[SigningKey, SigningKey]:
     """Make the next key current now, retire the current one, publish a fresh next key.
 
-    Returns ``(new current, new next)``. The caller commits.
+    Returns ``(new current, new next)``. Everything happens in the caller's transaction, which
+    commits, or rolls back on a raise (then nothing changed, not even a first key set).
     """
-    ensure_key_set(session, alg, encryptor)
+    try:
+        _complete_key_set(session, alg, encryptor)
+    except IntegrityError:
+        raise Conflict("another process is creating the signing keys: try again") from None
     current = session.scalar(
         select(SigningKey).where(SigningKey.state == KeyState.CURRENT).with_for_update()
     )
@@ -152,12 +163,16 @@ def published(
 ) -> Sequence[SigningKey]:
     """Keys in the JWKS: current, next, and retired keys whose tokens may still be valid."""
     cutoff = (now or utcnow()) - timedelta(seconds=token_lifetime + RETIRED_MARGIN)
-    keys = session.scalars(select(SigningKey).order_by(SigningKey.id)).all()
-    return [
-        k
-        for k in keys
-        if k.state != KeyState.RETIRED or (k.retired_at is not None and k.retired_at > cutoff)
-    ]
+    return session.scalars(
+        select(SigningKey)
+        .where(
+            or_(
+                SigningKey.state != KeyState.RETIRED,
+                and_(SigningKey.retired_at.is_not(None), SigningKey.retired_at > cutoff),
+            )
+        )
+        .order_by(SigningKey.id)
+    ).all()
 
 
 def reencrypt(session: Session, encryptor: Encryptor) -> int:
@@ -229,14 +244,22 @@ class Signer:
             if self._active is not None and self._clock() - self._checked_at < REFRESH_SECONDS:
                 return self._active
             with Session(self._engine_factory()) as session:
-                kid = session.scalar(
-                    select(SigningKey.kid).where(SigningKey.state == KeyState.CURRENT)
-                )
-                if kid is None:
+                # One query for both: the current kid, and whether the next key is as configured.
+                rows = session.execute(
+                    select(SigningKey.state, SigningKey.kid, SigningKey.alg).where(
+                        SigningKey.state.in_((KeyState.CURRENT, KeyState.NEXT))
+                    )
+                ).all()
+                by_state = {state: (kid, alg) for state, kid, alg in rows}
+                upcoming = by_state.get(KeyState.NEXT)
+                current = by_state.get(KeyState.CURRENT)
+                if current is None or upcoming is None or upcoming[1] != self._alg:
                     ensure_key_set(session, self._alg, self._encryptor)
                     kid = session.scalar(
                         select(SigningKey.kid).where(SigningKey.state == KeyState.CURRENT)
                     )
+                else:
+                    kid = current[0]
                 if self._active is None or self._active.kid != kid:
                     row = session.scalar(select(SigningKey).where(SigningKey.kid == kid))
                     if row is None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from controlplane import claims
-from controlplane.models import App, LicenseRegion, Plan
+from controlplane.models import App, LicenseRegion, Plan, Tenant
 from controlplane.rules import apps
 
 ISSUER = "https://auth.example.com"
@@ -32,6 +32,7 @@ def make(
     return App(
         id=APP_ID,
         tenant_id=TENANT_ID,
+        tenant=Tenant(id=TENANT_ID, name="Acme", status="active"),
         client_id=CLIENT_ID,
         region=LicenseRegion(code=region, name="Europe"),
         db_code=db_code,
@@ -206,8 +207,8 @@ def test_claims_of_an_app_loaded_by_the_token_path(
     built = build(loaded)
 
     assert built["sub"] == built["client_id"] == client_id
-    assert built["tenantid"] == str(loaded.tenant.id)
-    assert built["appId"] == str(loaded.id)
+    assert built["tenantid"] == str(loaded.tenant_id)
+    assert built["appId"] == str(loaded.app_id)
     assert (built["licenseRegionCode"], built["dbCode"]) == ("EU", "eu-db-1")
     assert (built["allowed_domain_1"], built["allowed_domain_2"]) == (
         "app.example.com",

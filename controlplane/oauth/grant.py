@@ -6,20 +6,19 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 
-from controlplane.models import App
 from controlplane.oauth.errors import UnauthorizedClient
-from controlplane.rules.apps import check_token_eligibility
+from controlplane.rules.apps import TokenSubject, check_token_eligibility
 from controlplane.rules.errors import TokenRefused
 
 
 class AppClient(ClientMixin):  # type: ignore[misc]
     """An app as Authlib sees a client. Authentication is the server's, not this object's."""
 
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self, subject: TokenSubject) -> None:
+        self.subject = subject
 
     def get_client_id(self) -> str:
-        return self.app.client_id
+        return self.subject.client_id
 
     def get_default_redirect_uri(self) -> None:
         return None
@@ -51,7 +50,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
     def validate_token_request(self) -> None:
         client: AppClient = self.authenticate_token_endpoint_client()
         try:
-            check_token_eligibility(client.app)
+            check_token_eligibility(client.subject)
         except TokenRefused as refusal:
             raise UnauthorizedClient(description=refusal.message) from None
         self.request.client = client

