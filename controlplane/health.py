@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,11 +23,23 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
-    """Ready to serve: the database answers."""
+    """Ready to serve (SPEC §3): the database answers and a current signing key exists.
+
+    The key set is created here on a fresh database (keys are created on first use), so a new
+    deployment becomes ready without waiting for its first token request.
+    """
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError as err:
         db.session.rollback()
         log.warning("readiness check failed: database unreachable (%s)", type(err).__name__)
         return jsonify(status="unavailable", checks={"database": "unreachable"}), 503
-    return jsonify(status="ok", checks={"database": "ok"})
+    try:
+        current_app.extensions["controlplane.signer"].ensure()
+    except (SQLAlchemyError, RuntimeError) as err:
+        db.session.rollback()
+        log.warning("readiness check failed: no signing key (%s)", type(err).__name__)
+        return jsonify(
+            status="unavailable", checks={"database": "ok", "signing_key": "missing"}
+        ), 503
+    return jsonify(status="ok", checks={"database": "ok", "signing_key": "ok"})

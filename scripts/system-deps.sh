@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install what the test suite needs outside Python, only when it is missing.
-# Debian packages: postgresql (a throwaway server the tests start themselves).
+# Debian packages: postgresql (a throwaway server the tests start themselves), nodejs, npm.
 set -euo pipefail
 
 missing=()
 if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v initdb >/dev/null; then
   missing+=(postgresql)
 fi
+
+# node + npm: the token tests run the independent clients openid-client and jose (tests/node).
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

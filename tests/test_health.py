@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import func, select
 
 from controlplane import create_app
 from controlplane.extensions import db
+from controlplane.models import KeyState, SigningKey
 from tests.conftest import base_env
 from tests.support.postgres import free_port
 
@@ -60,3 +62,17 @@ def test_readyz_is_503_json_when_the_database_is_unreachable(
     assert "<html" not in res.get_data(as_text=True).lower()
     # The liveness probe does not depend on the database.
     assert client.get("/healthz").status_code == 200
+
+
+def test_readyz_creates_the_signing_keys_of_a_fresh_database_and_reports_them(
+    app: Flask,
+) -> None:
+    """SPEC §3: /readyz is 200 only with the database reachable and a current signing key."""
+    assert db.session.scalar(select(func.count()).select_from(SigningKey)) == 0
+
+    res = app.test_client().get("/readyz")
+
+    assert res.status_code == 200
+    assert res.json == {"status": "ok", "checks": {"database": "ok", "signing_key": "ok"}}
+    states = sorted(db.session.scalars(select(SigningKey.state)))
+    assert states == sorted([KeyState.CURRENT, KeyState.NEXT])

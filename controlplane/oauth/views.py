@@ -99,12 +99,16 @@ def metadata() -> dict[str, Any]:
     alg = settings().signing_alg
     return {
         "issuer": issuer,
+        # OpenID Connect Discovery §3 requires an authorization endpoint; this one exists and
+        # says that no response type is served there (see ``authorize``).
+        "authorization_endpoint": issuer + "/connect/authorize",
         "token_endpoint": issuer + "/connect/token",
         "jwks_uri": issuer + "/.well-known/jwks",
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
-        "response_types_supported": ["token"],
-        "response_modes_supported": [],
+        # "none" (OAuth 2.0 Multiple Response Types §4): nothing is issued at the authorization
+        # endpoint; tokens come only from client_credentials at the token endpoint.
+        "response_types_supported": ["none"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [alg],
         "scopes_supported": [],
@@ -127,6 +131,19 @@ def metadata() -> dict[str, Any]:
         ],
         "access_token_signing_alg_values_supported": [alg],
     }
+
+
+@bp.route("/connect/authorize", methods=["GET", "POST"])
+def authorize() -> ResponseReturnValue:
+    """Advertised because discovery requires it; no interactive flow is offered (SPEC §2)."""
+    response = jsonify(
+        error="unsupported_response_type",
+        error_description="this server issues tokens only with client_credentials at "
+        "the token endpoint",
+    )
+    response.status_code = 400
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _metadata_response() -> Response:

@@ -36,7 +36,10 @@ STOP_TIMEOUT = 15.0
 
 # gunicorn's default access format, plus the worker pid (``<1234>``) for cross-worker checks.
 ACCESS_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(p)s'
-ACCESS_LINE = re.compile(r'^\S+ \S+ (?P<user>\S+) \[.*"(?P<agent>[^"]*)" <(?P<pid>\d+)>$')
+ACCESS_LINE = re.compile(
+    r'^\S+ \S+ (?P<user>\S+) \[[^]]*\] "(?P<request>[^"]*)" (?P<status>\d{3}) \S+ '
+    r'"[^"]*" "(?P<agent>[^"]*)" <(?P<pid>\d+)>$'
+)
 
 
 def _logging_config(path: Path) -> Path:
@@ -130,8 +133,12 @@ class Gunicorn:
         """The pids of the workers that served the requests sent with User-Agent ``agent``."""
         return [int(m["pid"]) for m in self.access_for(agent, count, timeout)]
 
-    def cli(self, *args: str, check: bool = True) -> Any:
-        """Run ``controlplane ARGS --json`` against the server's database; its JSON output."""
+    def cli(self, *args: str) -> Any:
+        """Run ``controlplane ARGS --json`` with the server's environment; its JSON output.
+
+        The operator's way to change what the running workers serve (same database, same
+        encryption keys, same issuer).
+        """
         result = subprocess.run(
             [str(BIN / "controlplane"), *args, "--json"],
             env=self.env,
@@ -140,10 +147,8 @@ class Gunicorn:
             text=True,
             timeout=60,
         )
-        if check:
-            assert result.returncode == 0, result.stderr
-            return json.loads(result.stdout)
-        return result
+        assert result.returncode == 0, f"controlplane {' '.join(args)}: {result.stderr}"
+        return json.loads(result.stdout)
 
     def stop(self) -> None:
         if self._stopped:
