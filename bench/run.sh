@@ -9,6 +9,7 @@
 # Peer: ../shared/peers/oidc-provider/server.mjs (one node process), as in its README.
 # Results: printed, and kept in bench/results/ (gitignored).
 set -euo pipefail
+shopt -s inherit_errexit
 root=$(cd "$(dirname "$0")/.." && pwd)
 peers=${PEERS:-$(cd "$root/.." && pwd)/shared/peers}
 bin=$root/.venv/bin
@@ -59,7 +60,10 @@ run_ours() { # alg apps
       --bind "127.0.0.1:$port" --log-level warning wsgi:app) >"$dir/gunicorn.log" 2>&1 &
   pid=$!; pids+=("$pid")
   wait_http "http://127.0.0.1:$port/healthz"
-  line=$(SERVER_PID=$pid "$peers/bench-token.sh" "http://127.0.0.1:$port/connect/token" "$id" "$secret")
+  line=$(SERVER_PID=$pid "$peers/bench-token.sh" "http://127.0.0.1:$port/connect/token" "$id" "$secret") || {
+    echo "error: the benchmark of controlplane failed; gunicorn's log:" >&2; cat "$dir/gunicorn.log" >&2
+    return 1
+  }
   kill "$pid"; wait "$pid" 2>/dev/null || true
   unset CONTROLPLANE_DATABASE_URL CONTROLPLANE_INSTANCE_PATH CONTROLPLANE_SECRET_KEY \
     CONTROLPLANE_SIGNING_ALG CONTROLPLANE_ISSUER
@@ -72,8 +76,12 @@ run_peer() { # alg
   (cd "$peers/oidc-provider" && ALG="$alg" PORT="$port" exec node server.mjs) >"$tmp_root/peer-$alg.log" 2>&1 &
   pid=$!; pids+=("$pid")
   wait_http "http://127.0.0.1:$port/.well-known/openid-configuration"
+  sleep 0.5
   line=$(SERVER_PID=$pid "$peers/bench-token.sh" "http://127.0.0.1:$port/token" bench \
-    bench-secret-7f3c9a1e5b2d4f6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d)
+    bench-secret-7f3c9a1e5b2d4f6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d) || {
+    echo "error: the peer benchmark failed; its log:" >&2; cat "$tmp_root/peer-$alg.log" >&2
+    return 1
+  }
   kill "$pid"; wait "$pid" 2>/dev/null || true
   echo "$line"
 }

@@ -61,7 +61,10 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
 
     @staticmethod
     def _query_client_by_id(client_id: str) -> AppClient | None:
-        subject = apps.for_token(db.session(), client_id)
+        # A bare pooled connection: the token path needs no ORM session (unit of work,
+        # identity map), only one row.
+        with db.engine.connect() as connection:
+            subject = apps.for_token(connection, client_id)
         return AppClient(subject) if subject is not None else None
 
     def authenticate_client(

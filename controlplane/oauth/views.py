@@ -71,16 +71,15 @@ def token() -> ResponseReturnValue:
 
     Other methods never reach this view: the app's 405 handler answers them (``Allow: POST``).
     """
-    # Checked before the body is parsed: a large body is refused unread.
-    too_large = InvalidRequest(description="the request body is too large")
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return _error(too_large)
-    # A chunked body has no Content-Length: read one byte past the limit, never more (the
-    # form parser would read a whole urlencoded body into memory, and silently truncates it
-    # at a plain limit), and refuse it if that byte came.
+    # Checked before the body is parsed: a large body is refused unread. A chunked body has
+    # no Content-Length: read one byte past the limit, never more (the form parser would read
+    # a whole urlencoded body into memory, and silently truncates it at a plain limit), and
+    # refuse it if that byte came.
     request.max_content_length = MAX_BODY + 1
-    if len(request.get_data()) > MAX_BODY:
-        return _error(too_large)
+    if (request.content_length is not None and request.content_length > MAX_BODY) or len(
+        request.get_data()
+    ) > MAX_BODY:
+        return _error(InvalidRequest(description="the request body is too large"))
     error = _shape_error()
     if error is not None:
         return _error(error)

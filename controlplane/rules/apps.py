@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -135,11 +136,12 @@ _FOR_TOKEN = (
 )
 
 
-def for_token(session: Session, client_id: str) -> TokenSubject | None:
+def for_token(session: Session | Connection, client_id: str) -> TokenSubject | None:
     """The token path's one indexed query (``uq_app_client_id``): app, tenant, region, plan."""
     if not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
         return None
-    row = session.connection().execute(_FOR_TOKEN, {"client_id": client_id}).first()
+    connection = session if isinstance(session, Connection) else session.connection()
+    row = connection.execute(_FOR_TOKEN, {"client_id": client_id}).first()
     if row is None:
         return None
     return TokenSubject(
