@@ -18,6 +18,7 @@ import flask_migrate
 import pytest
 from click.testing import Result
 from flask import Flask
+from sqlalchemy import event
 from sqlalchemy.orm import Session, close_all_sessions
 
 from controlplane import create_app
@@ -126,6 +127,21 @@ def app(app_env: dict[str, str]) -> Iterator[Flask]:
 @pytest.fixture
 def session(app: Flask) -> Session:
     return db.session()
+
+
+@pytest.fixture
+def statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement sent to the database while the test runs."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
 
 
 @pytest.fixture

@@ -6,16 +6,13 @@ key is parsed once per process and re-checked only every ``REFRESH_SECONDS``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from controlplane import keys
-from controlplane.extensions import db
 from controlplane.models import Plan
 from tests.oauth.helpers import (
     FakeClock,
@@ -27,21 +24,6 @@ from tests.oauth.helpers import (
 )
 
 METHODS = ["client_secret_basic", "client_secret_post"]
-
-
-@pytest.fixture
-def statements(app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement the app sends while the test runs."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controlplane.extensions import db
@@ -30,21 +30,6 @@ def fresh_session(app: Flask) -> Iterator[Session]:
     """A session with an empty identity map, as a new request or worker would have."""
     with Session(db.engine) as fresh:
         yield fresh
-
-
-@pytest.fixture
-def statements(app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement sent to the database while the test runs."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 # argon2id with the library's RFC 9106 profile costs about half a second a hash here; the tests
