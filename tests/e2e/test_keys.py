@@ -147,9 +147,16 @@ def test_two_workers_starting_on_an_empty_key_table_create_one_key_set(
     tokens = [ok_token(response) for response in responses]
     for document in documents:
         assert document.status_code == 200, document.text
-    # Both workers created or found the keys while serving the burst.
-    assert set(server.workers_for("first-start", tokens_wanted)) == server.worker_pids()
+    # The burst usually reaches both workers, but a loaded machine may let one worker take it
+    # all; either way every later request, on either worker, signs with the one current key.
+    server.workers_for("first-start", tokens_wanted)
     server.workers_for("first-jwks", jwks_wanted)
+    later = on_every_worker(
+        server,
+        lambda agent: request_token(server, app.client_id, app.client_secret, agent=agent),
+        ok_token,
+    )
+    tokens += [ok_token(response) for response in later]
 
     states = key_states()
     assert sorted(states) == ["current", "next"]
