@@ -62,6 +62,12 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     from controlplane.oauth import views as oauth_views
 
     oauth_views.init_app(app)
+
+    from controlplane import admin
+
+    admin.init_app(app)
+    # The token endpoint authenticates clients itself; CSRF protects browser forms only.
+    admin.csrf.exempt(oauth_views.bp)
     _json_errors_for_machine_paths(app)
 
     from controlplane.cli import register_commands
@@ -81,10 +87,20 @@ def _json_errors_for_machine_paths(app: Flask) -> None:
 
     @app.errorhandler(404)
     @app.errorhandler(405)
+    @app.errorhandler(500)
     def machine_error(error: HTTPException) -> ResponseReturnValue:
         if not request.path.startswith(MACHINE_PATHS):
             return error
         code = error.code or 500
+        if code == 500:
+            # Unexpected: the cause is logged by Flask; the client gets the protocol's shape
+            # with no exception text.
+            response = jsonify(
+                error="server_error", error_description="unexpected error, retry later"
+            )
+            response.status_code = 500
+            response.headers["Cache-Control"] = "no-store"
+            return response
         if request.path.startswith("/connect/"):
             # RFC 6749 §5.2 shape on the OAuth endpoints.
             body = {
@@ -110,7 +126,15 @@ def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
     # pre_ping: a connection broken by a database restart is replaced, not handed out.
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    # Timeouts: a hung database answers 503 within seconds instead of holding every worker
+    # until gunicorn kills it.
+    return {
+        "pool_pre_ping": True,
+        "pool_size": 5,
+        "max_overflow": 5,
+        "pool_timeout": 5,
+        "connect_args": {"connect_timeout": 3, "options": "-c statement_timeout=15000"},
+    }
 
 
 @event.listens_for(Engine, "connect")

@@ -17,6 +17,7 @@ import click
 import flask_migrate
 import flask_migrate.cli
 from alembic.runtime.migration import MigrationContext
+from cryptography.fernet import InvalidToken
 from flask import Flask, g
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
@@ -89,6 +90,12 @@ def rule_errors_exit() -> Iterator[None]:
     except RuleError as err:
         db.session.rollback()
         raise click.ClickException(err.message) from None
+    except InvalidToken:
+        db.session.rollback()
+        raise click.ClickException(
+            "cannot decrypt stored data with CONTROLPLANE_ENCRYPTION_KEYS (or the key derived "
+            "from CONTROLPLANE_SECRET_KEY): keep the old key in the list"
+        ) from None
     except SQLAlchemyError as err:
         db.session.rollback()
         reason = getattr(err, "orig", None) or err
@@ -703,15 +710,21 @@ def keys_rotate(force: bool, as_json: bool) -> None:
     """Make the next key current on every instance, retire the current, publish a new next."""
     settings = state().settings
     with rule_errors_exit():
-        current, upcoming = keys.rotate(
-            db.session(), settings.signing_alg, state().encryptor, force=force
-        )
+        rotation = keys.rotate(db.session(), settings.signing_alg, state().encryptor, force=force)
         db.session.commit()
     payload = {
-        "current": serialize.signing_key(current, published=True),
-        "next": serialize.signing_key(upcoming, published=True),
+        "rotated": rotation.rotated,
+        "current": serialize.signing_key(rotation.current, published=True),
+        "next": serialize.signing_key(rotation.next, published=True),
     }
-    emit(as_json, payload, f"current key {current.kid}, next key {upcoming.kid}")
+    if rotation.rotated:
+        text = f"current key {rotation.current.kid}, next key {rotation.next.kid}"
+    else:
+        text = (
+            f"published a next key for {settings.signing_alg} ({rotation.next.kid}); "
+            f"rotate again in {keys.MIN_NEXT_KEY_AGE} s to sign with it"
+        )
+    emit(as_json, payload, text)
 
 
 @keys_cli.command("list")
@@ -720,7 +733,6 @@ def keys_list(as_json: bool) -> None:
     """List signing keys, newest first, and whether the JWKS publishes them."""
     settings = state().settings
     with rule_errors_exit():
-        keys.ensure_key_set(db.session(), settings.signing_alg, state().encryptor)
         published = {
             k.kid for k in keys.published(db.session(), token_lifetime=settings.token_lifetime)
         }
@@ -730,7 +742,7 @@ def keys_list(as_json: bool) -> None:
         f"{k.kid}\t{k.alg}\t{k.state}{'' if k.kid in published else ' (unpublished)'}"
         for k in found
     ]
-    emit(as_json, payload, "\n".join(lines))
+    emit(as_json, payload, "\n".join(lines) or "no signing keys yet: created on first use")
 
 
 @click.command("reencrypt")

@@ -203,9 +203,19 @@ def _int(name: str, raw: str | None, default: int, *, low: int, high: int) -> in
 
 
 def _http_url(name: str, raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{PREFIX}{name} must be an absolute http(s) URL, got {raw!r}")
+    """An absolute http(s) URL with a plain host: it ends up in tokens and emails."""
+    problem = f"{PREFIX}{name} must be an absolute http(s) URL with a host, got {raw!r}"
+    if any(ch.isspace() for ch in raw):
+        raise ConfigError(problem)
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ConfigError(problem) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(problem)
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{PREFIX}{name} must not carry user:password@ ({raw!r})")
     return raw
 
 
@@ -225,11 +235,18 @@ def _smtp(raw: str | None) -> SmtpSettings | None:
     if starttls_raw not in ("true", "false", "1", "0", "yes", "no"):
         raise ConfigError(f"{name}: starttls must be true or false")
     use_ssl = parts.scheme == "smtps"
+    starttls = starttls_raw in ("true", "1", "yes")
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.username and not (use_ssl or starttls or loopback):
+        # A login over plain smtp:// would send the password in clear text.
+        raise ConfigError(
+            f"{name}: a user and password need TLS: use smtps:// or add ?starttls=true"
+        )
     return SmtpSettings(
         host=parts.hostname,
         port=port or (465 if use_ssl else 25),
         use_ssl=use_ssl,
-        starttls=starttls_raw in ("true", "1", "yes"),
+        starttls=starttls,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
     )

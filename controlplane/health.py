@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from cryptography.fernet import InvalidToken
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
@@ -35,8 +36,10 @@ def readyz() -> ResponseReturnValue:
         log.warning("readiness check failed: database unreachable (%s)", type(err).__name__)
         return jsonify(status="unavailable", checks={"database": "unreachable"}), 503
     try:
-        current_app.extensions["controlplane.signer"].ensure()
-    except (SQLAlchemyError, RuntimeError) as err:
+        signer = current_app.extensions["controlplane.signer"]
+        signer.ensure()
+        signer.active()  # the current key opens with the configured encryption keys
+    except (SQLAlchemyError, RuntimeError, InvalidToken) as err:
         db.session.rollback()
         log.warning("readiness check failed: no signing key (%s)", type(err).__name__)
         return jsonify(

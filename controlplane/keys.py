@@ -81,32 +81,24 @@ def _by_state(session: Session, state: KeyState) -> SigningKey | None:
     return session.scalar(select(SigningKey).where(SigningKey.state == state))
 
 
-def _complete_key_set(session: Session, alg: str, encryptor: Encryptor) -> bool:
-    """Add what the key set lacks, in the caller's transaction; True when anything changed.
+def _complete_key_set(session: Session, alg: str, encryptor: Encryptor) -> None:
+    """Create the current or next key if missing, in the caller's transaction.
 
-    A next key of another algorithm (CONTROLPLANE_SIGNING_ALG was changed) is retired unused
-    and replaced, so the next rotation switches to the configured algorithm.
+    Only missing keys: a key of another algorithm is left alone here, so instances that read
+    the key set (token requests, the JWKS, ``/readyz``, ``keys list``) never change it behind
+    the operator's back, even while a rolling deploy runs two configurations. Switching the
+    algorithm is :func:`rotate`'s job.
     """
-    changed = False
-    current = _by_state(session, KeyState.CURRENT)
-    upcoming = _by_state(session, KeyState.NEXT)
-    if upcoming is not None and upcoming.alg != alg:
-        upcoming.state, upcoming.retired_at = KeyState.RETIRED, utcnow()
-        session.flush()
-        upcoming, changed = None, True
-    if current is None:
+    if _by_state(session, KeyState.CURRENT) is None:
         session.add(_new_row(alg, KeyState.CURRENT, encryptor))
         session.flush()
-        changed = True
-    if upcoming is None:
+    if _by_state(session, KeyState.NEXT) is None:
         session.add(_new_row(alg, KeyState.NEXT, encryptor))
         session.flush()
-        changed = True
-    return changed
 
 
 def ensure_key_set(session: Session, alg: str, encryptor: Encryptor) -> None:
-    """Make sure a current key and a next key of ``alg`` exist, and commit.
+    """Make sure a current key and a next key exist, and commit.
 
     Safe when several processes start at once: the partial unique indexes let one insert win;
     the others roll back and find the winner's keys.
@@ -121,13 +113,21 @@ def ensure_key_set(session: Session, alg: str, encryptor: Encryptor) -> None:
     raise RuntimeError("could not establish a signing key set")
 
 
-def rotate(
-    session: Session, alg: str, encryptor: Encryptor, *, force: bool = False
-) -> tuple[SigningKey, SigningKey]:
+@dataclass(frozen=True)
+class Rotation:
+    current: SigningKey
+    next: SigningKey
+    # False when the next key was of another algorithm than CONTROLPLANE_SIGNING_ALG: it was
+    # replaced by one of the configured algorithm, which becomes current at a later rotation.
+    rotated: bool
+
+
+def rotate(session: Session, alg: str, encryptor: Encryptor, *, force: bool = False) -> Rotation:
     """Make the next key current now, retire the current one, publish a fresh next key.
 
-    Returns ``(new current, new next)``. Everything happens in the caller's transaction, which
-    commits, or rolls back on a raise (then nothing changed, not even a first key set).
+    When the next key's algorithm is not the configured one, it is replaced instead (nothing
+    signs with a key resource servers have not seen yet). Everything happens in the caller's
+    transaction, which commits, or rolls back on a raise (then nothing changed).
     """
     try:
         _complete_key_set(session, alg, encryptor)
@@ -140,8 +140,15 @@ def rotate(
         select(SigningKey).where(SigningKey.state == KeyState.NEXT).with_for_update()
     )
     if current is None or upcoming is None:
-        raise RuntimeError("signing key set disappeared during rotation")
+        raise Conflict("another process is rotating the signing keys: try again")
     now = utcnow()
+    if upcoming.alg != alg:
+        upcoming.state, upcoming.retired_at = KeyState.RETIRED, now
+        session.flush()
+        replacement = _new_row(alg, KeyState.NEXT, encryptor)
+        session.add(replacement)
+        session.flush()
+        return Rotation(current, replacement, rotated=False)
     age = (now - upcoming.created_at).total_seconds()
     if age < MIN_NEXT_KEY_AGE and not force:
         raise RotationTooSoon(
@@ -155,7 +162,7 @@ def rotate(
     fresh = _new_row(alg, KeyState.NEXT, encryptor)
     session.add(fresh)
     session.flush()
-    return upcoming, fresh
+    return Rotation(upcoming, fresh, rotated=True)
 
 
 def published(
@@ -228,11 +235,9 @@ class Signer:
     def ensure(self) -> None:
         """Create the key set if there is none yet (first start)."""
         with Session(self._engine_factory()) as session:
-            upcoming = _by_state(session, KeyState.NEXT)
             if (
                 _by_state(session, KeyState.CURRENT) is None
-                or upcoming is None
-                or upcoming.alg != self._alg
+                or _by_state(session, KeyState.NEXT) is None
             ):
                 ensure_key_set(session, self._alg, self._encryptor)
 
@@ -244,22 +249,21 @@ class Signer:
             if self._active is not None and self._clock() - self._checked_at < REFRESH_SECONDS:
                 return self._active
             with Session(self._engine_factory()) as session:
-                # One query for both: the current kid, and whether the next key is as configured.
+                # One query for both: the current kid, and whether a next key exists.
                 rows = session.execute(
-                    select(SigningKey.state, SigningKey.kid, SigningKey.alg).where(
+                    select(SigningKey.state, SigningKey.kid).where(
                         SigningKey.state.in_((KeyState.CURRENT, KeyState.NEXT))
                     )
                 ).all()
-                by_state = {state: (kid, alg) for state, kid, alg in rows}
-                upcoming = by_state.get(KeyState.NEXT)
+                by_state = dict(rows)
                 current = by_state.get(KeyState.CURRENT)
-                if current is None or upcoming is None or upcoming[1] != self._alg:
+                if current is None or KeyState.NEXT not in by_state:
                     ensure_key_set(session, self._alg, self._encryptor)
                     kid = session.scalar(
                         select(SigningKey.kid).where(SigningKey.state == KeyState.CURRENT)
                     )
                 else:
-                    kid = current[0]
+                    kid = current
                 if self._active is None or self._active.kid != kid:
                     row = session.scalar(select(SigningKey).where(SigningKey.kid == kid))
                     if row is None:

@@ -362,17 +362,27 @@ class _SmtpTransport:
         return conn
 
 
+SECRET_KINDS = frozenset({"password_reset", "invitation"})
+
+
 class _LogTransport:
     """No ``CONTROLPLANE_SMTP_URL``: the message goes to the log (development, SPEC §1)."""
 
     def send(self, email: OutboxEmail, message: EmailMessage) -> None:
+        # A message carrying a secret link (password reset, invitation) is never logged:
+        # no secret in a log line (SPEC §3), even in development.
+        body = (
+            "(body withheld: it carries a secret link; configure CONTROLPLANE_SMTP_URL)"
+            if email.kind in SECRET_KINDS
+            else email.body
+        )
         log.info(
             "email %d (%s), no SMTP configured, logged instead of sent\nTo: %s\nSubject: %s\n\n%s",
             email.id,
             email.kind,
             email.to_address,
             email.subject,
-            email.body,
+            body,
         )
 
     def close(self) -> None:

@@ -54,6 +54,16 @@ class Tenant(Base):
 class User(Base):
     __tablename__ = "user_account"
 
+    # Flask-Login's protocol: every stored account may sign in.
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        """The session's user id, bound to the password: changing it ends other sessions."""
+        fingerprint = (self.password_hash or "")[-8:]
+        return f"{self.id}:{fingerprint}"
+
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     # Normalized by email-validator, then lower-cased: one account per mailbox.
     email: Mapped[str] = mapped_column(String(320), unique=True)

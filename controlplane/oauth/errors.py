@@ -11,7 +11,7 @@ from authlib.oauth2.rfc6749 import errors
 CLIENT_AUTH_FAILED = "client authentication failed"
 
 
-class ClientAuthFailed(errors.InvalidClientError):  # type: ignore[misc]
+class ClientAuthFailed(errors.InvalidClientError):
     """401 invalid_client; ``WWW-Authenticate: Basic`` only when Basic was attempted."""
 
     status_code = 401
@@ -27,11 +27,11 @@ class ClientAuthFailed(errors.InvalidClientError):  # type: ignore[misc]
         return headers
 
 
-class InvalidRequest(errors.InvalidRequestError):  # type: ignore[misc]
+class InvalidRequest(errors.InvalidRequestError):
     pass
 
 
-class UnsupportedGrantType(errors.OAuth2Error):  # type: ignore[misc]
+class UnsupportedGrantType(errors.OAuth2Error):
     error = "unsupported_grant_type"
     status_code = 400
 
@@ -39,11 +39,11 @@ class UnsupportedGrantType(errors.OAuth2Error):  # type: ignore[misc]
         super().__init__(description="only grant_type client_credentials is supported")
 
 
-class UnauthorizedClient(errors.UnauthorizedClientError):  # type: ignore[misc]
+class UnauthorizedClient(errors.UnauthorizedClientError):
     """An authenticated app that a SPEC §2 rule refuses; the description is the rule's phrase."""
 
 
-class TemporarilyUnavailable(errors.OAuth2Error):  # type: ignore[misc]
+class TemporarilyUnavailable(errors.OAuth2Error):
     error = "temporarily_unavailable"
     status_code = 503
 

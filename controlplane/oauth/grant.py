@@ -11,7 +11,7 @@ from controlplane.rules.apps import TokenSubject, check_token_eligibility
 from controlplane.rules.errors import TokenRefused
 
 
-class AppClient(ClientMixin):  # type: ignore[misc]
+class AppClient(ClientMixin):
     """An app as Authlib sees a client. Authentication is the server's, not this object's."""
 
     def __init__(self, subject: TokenSubject) -> None:
@@ -44,7 +44,7 @@ class AppClient(ClientMixin):  # type: ignore[misc]
         return grant_type == "client_credentials"
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
 
     def validate_token_request(self) -> None:

@@ -23,7 +23,7 @@ NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 _CHECKED_URI = "https://localhost/connect/token"  # passes Authlib's transport check
 
 
-class TokenRequest(OAuth2Request):  # type: ignore[misc]
+class TokenRequest(OAuth2Request):
     """A Flask request whose URI is the configured token endpoint.
 
     Authlib refuses plain-http URIs (except loopback); behind a TLS-terminating proxy the WSGI
@@ -50,7 +50,7 @@ class TokenRequest(OAuth2Request):  # type: ignore[misc]
         return self._request.form
 
 
-class TokenServer(AuthorizationServer):  # type: ignore[misc]
+class TokenServer(AuthorizationServer):
     def __init__(self, app: Flask, signer: Signer) -> None:
         super().__init__()
         settings = app.extensions["controlplane"].settings

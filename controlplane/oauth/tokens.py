@@ -14,7 +14,7 @@ from controlplane.keys import Signer
 from controlplane.oauth.grant import AppClient
 
 
-class AccessTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
+class AccessTokenGenerator(JWTBearerTokenGenerator):
     """Registered for ``client_credentials`` only.
 
     Authlib's generator sets ``aud`` to the client_id, always adds ``scope`` and loads the key

@@ -85,9 +85,15 @@ def token() -> ResponseReturnValue:
         return _error(error)
     try:
         issued: Response = _server().create_token_response()
-    except SQLAlchemyError:
+    except SQLAlchemyError as err:
         db.session.rollback()
-        log.warning("token request failed: database unavailable")
+        log.warning("token request failed: database unavailable (%s)", type(err).__name__)
+        return _error(TemporarilyUnavailable())
+    except Exception:
+        # Never an HTML 500 on the OAuth endpoint (e.g. a signing key that the configured
+        # encryption keys cannot open): log the cause, answer in the protocol's shape.
+        db.session.rollback()
+        log.exception("token request failed")
         return _error(TemporarilyUnavailable())
     return issued
 
@@ -170,7 +176,12 @@ def jwks() -> ResponseReturnValue:
         document = keys.jwks(db.session(), token_lifetime=settings().token_lifetime)
     except SQLAlchemyError:
         db.session.rollback()
-        return jsonify(error="temporarily_unavailable"), 503
+        unavailable = jsonify(
+            error="temporarily_unavailable", error_description="the database is unavailable"
+        )
+        unavailable.status_code = 503
+        unavailable.headers["Cache-Control"] = "no-store"
+        return unavailable
     response = jsonify(document)
     response.headers["Cache-Control"] = f"public, max-age={keys.JWKS_MAX_AGE}"
     response.set_etag(keys.etag(document).strip('"'))

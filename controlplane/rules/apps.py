@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, func, select
@@ -136,14 +137,7 @@ _FOR_TOKEN = (
 )
 
 
-def for_token(session: Session | Connection, client_id: str) -> TokenSubject | None:
-    """The token path's one indexed query (``uq_app_client_id``): app, tenant, region, plan."""
-    if not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
-        return None
-    connection = session if isinstance(session, Connection) else session.connection()
-    row = connection.execute(_FOR_TOKEN, {"client_id": client_id}).first()
-    if row is None:
-        return None
+def _subject(row: Any) -> TokenSubject:
     return TokenSubject(
         app_id=row[0],
         client_id=row[1],
@@ -159,6 +153,34 @@ def for_token(session: Session | Connection, client_id: str) -> TokenSubject | N
         document_units_per_month=row[11],
         max_api_requests_per_minute=row[12],
     )
+
+
+# Converted when no app matches, so an unknown client_id costs what a known one does.
+_NO_ROW: tuple[Any, ...] = (
+    uuid.UUID(int=0),
+    "",
+    b"",
+    False,
+    uuid.UUID(int=0),
+    "",
+    None,
+    None,
+    [],
+    None,
+    False,
+    None,
+    None,
+)
+
+
+def for_token(session: Session | Connection, client_id: str) -> TokenSubject | None:
+    """The token path's one indexed query (``uq_app_client_id``): app, tenant, region, plan."""
+    if not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
+        return None
+    connection = session if isinstance(session, Connection) else session.connection()
+    row = connection.execute(_FOR_TOKEN, {"client_id": client_id}).first()
+    subject = _subject(row if row is not None else _NO_ROW)
+    return subject if row is not None else None
 
 
 def list_for_tenant(session: Session, tenant: Tenant) -> Sequence[App]:

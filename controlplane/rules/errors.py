@@ -68,6 +68,10 @@ class WeakPassword(Invalid):
     """A password too short to protect an account."""
 
 
+class InvalidResetLink(Invalid):
+    """A password-reset link that is malformed, expired or already used."""
+
+
 class InvalidStorageConfig(Invalid):
     """A storage configuration is incomplete or names an unknown provider."""
 

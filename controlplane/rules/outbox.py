@@ -56,6 +56,20 @@ def queue_activation(
     )
 
 
+def queue_password_reset(session: Session, user: User, link: str) -> OutboxEmail:
+    return queue(
+        session,
+        kind="password_reset",
+        to=user.email,
+        subject="Reset your controlplane password",
+        body=(
+            "Someone (hopefully you) asked to reset the password of this account.\n\n"
+            f"Choose a new password here within the hour; the link works once:\n{link}\n\n"
+            "If you did not ask for this, ignore this email: your password stays as it is.\n"
+        ),
+    )
+
+
 def retry(session: Session, email_id: int, *, now: datetime | None = None) -> OutboxEmail:
     """Put a failed (or pending) message back at the head of the queue, with a full budget.
 

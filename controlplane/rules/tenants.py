@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from controlplane.models import Membership, Role, Tenant, TenantStatus, User
@@ -21,6 +21,10 @@ def get(session: Session, tenant_id: str | uuid.UUID, *, for_update: bool = Fals
     except ValueError:
         raise TenantNotFound(f"tenant {tenant_id} does not exist") from None
     stmt = select(Tenant).where(Tenant.id == key)
+    if for_update and session.get_bind().dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE: a no-op write takes its database write lock instead, so
+        # concurrent app creations are serialized there too (or fail, never both pass).
+        session.execute(update(Tenant).where(Tenant.id == key).values(app_limit=Tenant.app_limit))
     if for_update:
         # Refresh a tenant already in the session: the locked row, not an earlier read, counts.
         stmt = stmt.with_for_update().execution_options(populate_existing=True)

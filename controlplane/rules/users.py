@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import uuid
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from controlplane.models import User
-from controlplane.rules.errors import InvalidEmail, UserExists, WeakPassword
+from controlplane.rules import outbox
+from controlplane.rules.errors import InvalidEmail, InvalidResetLink, UserExists, WeakPassword
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; bound the work an attacker can ask for
@@ -99,3 +103,100 @@ def create_host_admin(session: Session, email: str, password: str) -> User:
     user.is_host_admin = True
     session.flush()
     return user
+
+
+def set_password(session: Session, user: User, password: str) -> User:
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The account for these credentials, or None; as slow for unknown addresses as for known.
+
+    argon2 is verified against a dummy hash when no account matches, so timing does not tell
+    which addresses have accounts.
+    """
+    try:
+        normalized = normalize_email(email)
+    except InvalidEmail:
+        normalized = None
+    user = session.scalar(select(User).where(User.email == normalized)) if normalized else None
+    if user is None or user.password_hash is None:
+        _dummy_verify(password)
+        return None
+    return user if password_matches(user, password) else None
+
+
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_verify(password: str) -> None:
+    global _DUMMY_HASH  # computed once, lazily: hashing at import time is slow
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _hasher.verify(_DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
+
+
+def by_session_id(session: Session, session_id: str) -> User | None:
+    """The user behind a Flask-Login id, if the password it was issued under still holds."""
+    raw_id, _, fingerprint = session_id.partition(":")
+    try:
+        key = uuid.UUID(raw_id)
+    except ValueError:
+        return None
+    user = session.get(User, key)
+    if user is None or (user.password_hash or "")[-8:] != fingerprint:
+        return None
+    return user
+
+
+RESET_MAX_AGE = 3600  # seconds a password-reset link stays valid
+_RESET_SALT = "controlplane password reset"
+
+
+def _fingerprint(user: User) -> str:
+    return (user.password_hash or "")[-8:]
+
+
+def password_reset_token(user: User, secret_key: str) -> str:
+    """A signed, time-limited token, void once the password changes (so single use)."""
+    serializer = URLSafeTimedSerializer(secret_key, salt=_RESET_SALT)
+    return serializer.dumps({"u": str(user.id), "p": _fingerprint(user)})
+
+
+def user_for_reset_token(
+    session: Session, token: str, secret_key: str, *, max_age: int = RESET_MAX_AGE
+) -> User:
+    serializer = URLSafeTimedSerializer(secret_key, salt=_RESET_SALT)
+    try:
+        data = serializer.loads(token, max_age=max_age)
+        key = uuid.UUID(str(data["u"]))
+        fingerprint = str(data["p"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise InvalidResetLink(
+            "this reset link is invalid or has expired: ask for a new one", field="password"
+        ) from None
+    user = session.get(User, key)
+    if user is None or _fingerprint(user) != fingerprint:
+        raise InvalidResetLink(
+            "this reset link has already been used: ask for a new one", field="password"
+        )
+    return user
+
+
+def request_password_reset(
+    session: Session, email: str, *, secret_key: str, platform_url: str
+) -> None:
+    """Queue a reset link for the account, if there is one; silent otherwise (no enumeration)."""
+    try:
+        user = by_email(session, email)
+    except InvalidEmail:
+        return
+    if user is None:
+        return
+    token = password_reset_token(user, secret_key)
+    outbox.queue_password_reset(session, user, f"{platform_url}/password/reset/{token}")
+    session.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from typing import Any
 
 import requests
@@ -148,3 +149,19 @@ def test_credentials_a_client_misplaced_are_refused_and_not_logged(
     _assert_not_logged(
         server, {app.client_secret: "a misplaced client secret", no_colon: "a Basic credential"}
     )
+
+
+def test_a_password_reset_link_token_never_reaches_the_access_log(start_server: Any) -> None:
+    """The reset link's last path segment is a secret: the access log redacts it."""
+    server = start_server(deployment_access_log=True)
+    token = "reset-" + secrets.token_urlsafe(24)
+
+    response = requests.get(f"{server.issuer}/password/reset/{token}", timeout=10)
+
+    assert response.status_code == 400  # not a valid link, but it reached the server
+    for _ in range(50):  # the access line is written after the response
+        if "/password/reset/[redacted]" in server.logs():
+            break
+        time.sleep(0.1)
+    assert "/password/reset/[redacted]" in server.logs()
+    _assert_not_logged(server, {token: "a password-reset token"})
