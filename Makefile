@@ -31,7 +31,7 @@ install: $(VENV)/.installed ## Create .venv and install the locked dependencies 
 
 install-dev: $(VENV)/.installed-dev ## install, plus the test and lint tools
 
-system-deps: ## Install what the tests need outside Python (PostgreSQL server) when missing
+system-deps: ## Install what the tests need outside Python (PostgreSQL, node, chromium) when missing
 	@scripts/system-deps.sh
 
 run: install ## Migrate the SQLite default and serve on 127.0.0.1:8000 with gunicorn

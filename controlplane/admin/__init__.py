@@ -16,6 +16,7 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Sign in to continue."
+login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
 
 

@@ -1,0 +1,216 @@
+"""Looks and access (issue #5 Tests): every main page, at desktop width and at 375 px.
+
+Each page, in each state a person meets it in, is saved as a screenshot in tests/screenshots/
+(gitignored) for people to look at, must not scroll sideways, and must have no serious or
+critical axe-core violation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, StorageState, expect
+
+from controlplane.rules import apps, plans, regions, tenants, users
+from tests.browser.axe import axe, describe
+from tests.browser.conftest import DESKTOP, PHONE, Live
+from tests.browser.helpers import (
+    Account,
+    fill_sign_in,
+    horizontal_overflow,
+    new_account,
+    screenshot,
+    sign_in,
+)
+
+VIEWPORTS = {"desktop": DESKTOP, "375": PHONE}
+
+
+@dataclass(frozen=True)
+class World:
+    """An active organization with apps, a pending one without, and a live reset link."""
+
+    active: Account
+    pending: Account
+    active_session: StorageState
+    pending_session: StorageState
+    reset_link: str
+
+
+@pytest.fixture(scope="module")
+def world(live: Live, open_module_page: Callable[..., Page]) -> World:
+    active, pending = new_account("Acme"), new_account("Globex")
+    with live.domain() as session:
+        regions.create(session, "EU", "Europe")
+        regions.add_database(session, "EU", "eu-db-1")
+        plans.create(session, "pro", "Pro", document_units_per_month=50_000)
+        tenant = tenants.register(
+            session,
+            active.organization,
+            active.email,
+            platform_url=live.url,
+            owner_password=active.password,
+            owner_display_name=active.name,
+        )
+        tenants.activate(session, tenant, platform_url=live.url)
+        tenants.register(
+            session,
+            pending.organization,
+            pending.email,
+            platform_url=live.url,
+            owner_password=pending.password,
+            owner_display_name=pending.name,
+        )
+        session.flush()
+        for name, plan, domains in (
+            ("Customer portal", "pro", ("portal.acme.example", "https://app.acme.example")),
+            ("Nightly billing export", None, ()),
+        ):
+            apps.create(
+                session,
+                tenant,
+                name,
+                region_code="EU",
+                plan_code=plan,
+                domains=domains,
+                default_app_limit=10,
+            )
+        session.flush()
+        [_, export] = apps.list_for_tenant(session, tenant)
+        apps.set_enabled(session, export, False)
+        owner = users.by_email(session, active.email)
+        assert owner is not None
+        token = users.password_reset_token(owner, live.server.env["CONTROLPLANE_SECRET_KEY"])
+
+    sessions = []
+    for account in (active, pending):
+        page = open_module_page()
+        sign_in(page, account)
+        sessions.append(page.context.storage_state())
+    return World(
+        active=active,
+        pending=pending,
+        active_session=sessions[0],
+        pending_session=sessions[1],
+        reset_link=f"{live.url}/password/reset/{token}",
+    )
+
+
+@pytest.fixture(scope="module")
+def open_module_page(browser: Browser, live: Live) -> Iterator[Callable[[], Page]]:
+    """Pages for the module's setup, closed with the module."""
+    contexts: list[BrowserContext] = []
+
+    def open_() -> Page:
+        context = browser.new_context(base_url=live.url)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+# --- the pages, each in the state a person meets it in --------------------------------------
+def signup(page: Page, world: World) -> None:
+    page.goto("/signup")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Create an organization")
+
+
+def signup_refused(page: Page, world: World) -> None:
+    """An address that already has an account: the error beside the email field."""
+    page.goto("/signup")
+    page.get_by_label("Organization name").fill("Initech")
+    page.get_by_label("Your name").fill("Peter Gibbons")
+    page.get_by_label("Email").fill(world.active.email)
+    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_role("button", name="Create organization").click()
+    email = page.locator(".field", has=page.get_by_label("Email"))
+    expect(email.locator(".error")).to_contain_text("An account with this address exists")
+
+
+def signup_empty(page: Page, world: World) -> None:
+    """Sent empty: every field says what it needs."""
+    page.goto("/signup")
+    page.get_by_role("button", name="Create organization").click()
+    expect(page.locator(".field.has-error")).to_have_count(4)
+
+
+def login(page: Page, world: World) -> None:
+    page.goto("/login")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+
+
+def login_refused(page: Page, world: World) -> None:
+    fill_sign_in(page, world.active.email, "not the password")
+    expect(page.locator(".error")).to_have_text("Wrong email or password.")
+
+
+def logout(page: Page, world: World) -> None:
+    page.goto("/logout")
+    expect(page.get_by_role("main").get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def forgot(page: Page, world: World) -> None:
+    page.goto("/password/forgot")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Reset your password")
+
+
+def reset(page: Page, world: World) -> None:
+    page.goto(world.reset_link)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Choose a new password")
+
+
+def reset_invalid(page: Page, world: World) -> None:
+    page.goto("/password/reset/not-a-link")
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link cannot be used")
+
+
+def apps_active(page: Page, world: World) -> None:
+    page.goto("/apps")
+    expect(page.get_by_role("heading", level=1)).to_have_text(world.active.organization)
+    expect(page.get_by_role("row")).to_have_count(3)  # the head and two apps
+
+
+def apps_pending(page: Page, world: World) -> None:
+    page.goto("/apps")
+    expect(page.get_by_role("heading", level=1)).to_have_text(world.pending.organization)
+    expect(page.locator(".notice")).to_contain_text("awaits activation")
+
+
+# name -> (who looks: None, "active" or "pending"; how to get there)
+PAGES: dict[str, tuple[str | None, Callable[[Page, World], None]]] = {
+    "signup": (None, signup),
+    "signup-refused": (None, signup_refused),
+    "signup-empty": (None, signup_empty),
+    "login": (None, login),
+    "login-refused": (None, login_refused),
+    "logout": ("active", logout),
+    "forgot": (None, forgot),
+    "reset": (None, reset),
+    "reset-invalid": (None, reset_invalid),
+    "apps": ("active", apps_active),
+    "apps-pending": ("pending", apps_pending),
+}
+
+
+@pytest.mark.parametrize("width", VIEWPORTS)
+@pytest.mark.parametrize("name", PAGES)
+def test_page_looks_and_access(
+    name: str, width: str, world: World, open_page: Callable[..., Page]
+) -> None:
+    who, reach = PAGES[name]
+    signed_in = {"active": world.active_session, "pending": world.pending_session}
+    options = {"storage_state": signed_in[who]} if who else {}
+    page = open_page(VIEWPORTS[width], **options)
+    reach(page, world)
+    expect(page.locator("link[rel=stylesheet]")).to_have_count(1)
+    assert page.evaluate("() => getComputedStyle(document.body).margin") == "0px", "no CSS"
+
+    screenshot(page, f"{name}-{width}")
+    overflow = horizontal_overflow(page)
+    assert overflow <= 0, f"{name} at {width}: {overflow} px of horizontal scroll"
+    violations = axe(page)
+    assert not violations, f"{name} at {width}:\n{describe(violations)}"
