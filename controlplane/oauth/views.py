@@ -7,11 +7,13 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from controlplane import keys
 from controlplane.app import settings
 from controlplane.extensions import db
+from controlplane.models import KeyState, SigningKey
 from controlplane.oauth.errors import InvalidRequest, TemporarilyUnavailable, UnsupportedGrantType
 from controlplane.oauth.server import TokenServer
 
@@ -98,10 +100,25 @@ def token() -> ResponseReturnValue:
     return issued
 
 
+def signing_algs() -> list[str]:
+    """The algorithms of the keys that sign now or next, not only the configured one.
+
+    After CONTROLPLANE_SIGNING_ALG changes, tokens keep the old algorithm until a rotation; a
+    resource server that restricts algorithms by the metadata must accept both meanwhile.
+    """
+    current_app.extensions["controlplane.signer"].ensure()
+    algs = db.session.scalars(
+        select(SigningKey.alg)
+        .where(SigningKey.state.in_((KeyState.CURRENT, KeyState.NEXT)))
+        .distinct()
+    ).all()
+    return sorted(algs) or [settings().signing_alg]
+
+
 def metadata() -> dict[str, Any]:
     """RFC 8414 / OpenID Connect Discovery metadata for a client-credentials-only server."""
     issuer = settings().issuer
-    alg = settings().signing_alg
+    algs = signing_algs()
     return {
         "issuer": issuer,
         # OpenID Connect Discovery §3 requires an authorization endpoint; this one exists and
@@ -115,7 +132,7 @@ def metadata() -> dict[str, Any]:
         # endpoint; tokens come only from client_credentials at the token endpoint.
         "response_types_supported": ["none"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [alg],
+        "id_token_signing_alg_values_supported": algs,
         "scopes_supported": [],
         "claims_supported": [
             "iss",
@@ -134,7 +151,7 @@ def metadata() -> dict[str, Any]:
             "allowed_domain_3",
             "limits",
         ],
-        "access_token_signing_alg_values_supported": [alg],
+        "access_token_signing_alg_values_supported": algs,
     }
 
 
@@ -151,8 +168,22 @@ def authorize() -> ResponseReturnValue:
     return response
 
 
+def _unavailable() -> Response:
+    db.session.rollback()
+    response = jsonify(
+        error="temporarily_unavailable", error_description="the database is unavailable"
+    )
+    response.status_code = 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _metadata_response() -> Response:
-    response = jsonify(metadata())
+    try:
+        document = metadata()
+    except SQLAlchemyError:
+        return _unavailable()
+    response = jsonify(document)
     response.headers["Cache-Control"] = f"public, max-age={keys.JWKS_MAX_AGE}"
     return response
 
@@ -175,13 +206,7 @@ def jwks() -> ResponseReturnValue:
         signer.ensure()
         document = keys.jwks(db.session(), token_lifetime=settings().token_lifetime)
     except SQLAlchemyError:
-        db.session.rollback()
-        unavailable = jsonify(
-            error="temporarily_unavailable", error_description="the database is unavailable"
-        )
-        unavailable.status_code = 503
-        unavailable.headers["Cache-Control"] = "no-store"
-        return unavailable
+        return _unavailable()
     response = jsonify(document)
     response.headers["Cache-Control"] = f"public, max-age={keys.JWKS_MAX_AGE}"
     response.set_etag(keys.etag(document).strip('"'))

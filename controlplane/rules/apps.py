@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -365,11 +366,7 @@ def set_storage(
         raise InvalidStorageConfig("bucket must be 1-255 characters", field="bucket")
     endpoint = (endpoint_url or "").strip() or None
     if endpoint is not None:
-        parts = urlsplit(endpoint)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            raise InvalidStorageConfig(
-                "endpoint URL must be an absolute http(s) URL", field="endpoint_url"
-            )
+        _check_endpoint(endpoint, provider)
     region_name = (region or "").strip() or None
     if region_name is not None and len(region_name) > 64:
         raise InvalidStorageConfig("storage region must be at most 64 characters", field="region")
@@ -391,6 +388,49 @@ def set_storage(
         storage.secret_access_key_encrypted = encryptor.encrypt(secret_access_key.encode())
     session.flush()
     return storage
+
+
+def _check_endpoint(endpoint: str, provider: str) -> None:
+    """An object-storage endpoint the platform may call: not the platform's own machine.
+
+    https, except for a self-hosted MinIO (often plain http on a private network); never
+    loopback, link-local (cloud metadata services live there), unspecified or multicast.
+    """
+    try:
+        parts = urlsplit(endpoint)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise InvalidStorageConfig(
+            "endpoint URL is not a valid URL", field="endpoint_url"
+        ) from None
+    allowed = ("https", "http") if provider == StorageProvider.MINIO else ("https",)
+    if parts.scheme.lower() not in allowed or not parts.hostname:
+        raise InvalidStorageConfig(
+            "endpoint URL must be an absolute https URL (http only for minio)",
+            field="endpoint_url",
+        )
+    host = parts.hostname.lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if (
+        host == "localhost"
+        or host.endswith(".localhost")
+        or (
+            address is not None
+            and (
+                address.is_loopback
+                or address.is_link_local
+                or address.is_unspecified
+                or address.is_multicast
+            )
+        )
+    ):
+        raise InvalidStorageConfig(
+            "endpoint URL must not point at this machine or a link-local address",
+            field="endpoint_url",
+        )
 
 
 def clear_storage(session: Session, app: App) -> App:

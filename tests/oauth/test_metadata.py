@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from flask import current_app
 from flask.testing import FlaskClient
 
 from controlplane import keys
+from controlplane.extensions import db
 from tests.oauth.helpers import ISSUER
 
 DOCUMENTS = ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]
@@ -72,3 +74,21 @@ def test_metadata_names_the_configured_algorithm(client: FlaskClient) -> None:
 
     assert isinstance(document, dict)
     assert document["access_token_signing_alg_values_supported"] == ["ES256"]
+
+
+def test_metadata_advertises_the_algorithms_of_the_current_and_next_keys(
+    client: FlaskClient,
+) -> None:
+    """After an algorithm change, tokens keep the old one until rotation: both are advertised."""
+    before = client.get("/.well-known/openid-configuration").json
+    assert before["access_token_signing_alg_values_supported"] == ["RS256"]
+
+    with client.application.app_context():
+        encryptor = current_app.extensions["controlplane"].encryptor
+        rotation = keys.rotate(db.session(), "ES256", encryptor)
+        db.session.commit()
+        assert rotation.rotated is False  # the next key was replaced, not promoted
+
+    after = client.get("/.well-known/openid-configuration").json
+    assert after["access_token_signing_alg_values_supported"] == ["ES256", "RS256"]
+    assert after["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]

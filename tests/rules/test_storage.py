@@ -122,6 +122,14 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"bucket": "b" * 256}, "bucket"),
     ({"endpoint_url": "ftp://storage.example.com"}, "endpoint_url"),
     ({"endpoint_url": "storage.example.com"}, "endpoint_url"),
+    # The platform calls this endpoint: never itself or a cloud metadata service.
+    ({"endpoint_url": "http://storage.example.com"}, "endpoint_url"),  # http only for minio
+    ({"endpoint_url": "https://169.254.169.254/latest"}, "endpoint_url"),
+    ({"endpoint_url": "https://127.0.0.1:9000"}, "endpoint_url"),
+    ({"endpoint_url": "https://localhost:9000"}, "endpoint_url"),
+    ({"endpoint_url": "https://[::1]:9000"}, "endpoint_url"),
+    ({"endpoint_url": "https://0.0.0.0"}, "endpoint_url"),
+    ({"endpoint_url": "https://storage.example.com:99999"}, "endpoint_url"),
     ({"region": "r" * 65}, "region"),
     ({"secret_access_key": None}, "secret_access_key"),  # required on the first save
     ({"secret_access_key": "   "}, "secret_access_key"),
@@ -255,3 +263,15 @@ def test_a_key_rotation_keeps_secrets_readable_and_moves_them_to_the_new_key(
     assert apps.storage_secret(reload(session, second), only_b) == "second-secret"
     with pytest.raises(InvalidToken):
         Encryptor([key_a]).decrypt(raw_secret_column(session, first))
+
+
+def test_a_self_hosted_minio_may_use_plain_http_on_a_private_network(
+    app: Flask, session: Session, make_app: MakeApp
+) -> None:
+    web, _ = make_app()
+
+    stored = save(
+        session, web, app_encryptor(app), provider="minio", endpoint_url="http://10.0.0.5:9000"
+    )
+
+    assert stored.endpoint_url == "http://10.0.0.5:9000"
