@@ -40,7 +40,8 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from controlplane.admin import auth, tenant
+    from controlplane.admin import auth, hostadmin, tenant
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(tenant.bp)
+    app.register_blueprint(hostadmin.bp)

@@ -1,18 +1,58 @@
-"""Tenant pages (SPEC §3 Dashboard): members see their organization's apps."""
+"""Tenant pages (SPEC §3 Dashboard): members view their organization's apps.
+
+Owners and admins change them; another tenant's app answers 404, a plain member's change 403.
+"""
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 
-from flask import Blueprint, abort, render_template, session
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 
+from controlplane import claims
+from controlplane.admin.app_forms import (
+    ActionForm,
+    CreateAppForm,
+    DomainsForm,
+    PlanForm,
+    RegenerateForm,
+    lines,
+)
+from controlplane.app import settings
 from controlplane.extensions import db
-from controlplane.models import Membership, Tenant
+from controlplane.models import App, Membership, Role, Tenant
 from controlplane.rules import apps as app_rules
+from controlplane.rules import plans, regions
+from controlplane.rules.errors import AppNotFound, RuleError
 
 bp = Blueprint("tenant", __name__, template_folder="templates")
+
+CHANGERS = frozenset({Role.OWNER, Role.ADMIN})
+# A rule's ``err.field`` → the form field the error is shown beside.
+FIELD_OF = {
+    "name": "name",
+    "region": "region",
+    "db_code": "region",
+    "allowed_domains": "domains",
+    "redirect_uris": "redirect_uris",
+    "post_logout_redirect_uris": "post_logout_redirect_uris",
+    "plan": "plan",
+}
 
 
 def current_membership() -> Membership | None:
@@ -36,6 +76,67 @@ def tenant_of_user(tenant_id: uuid.UUID) -> Tenant:
     abort(404)
 
 
+def can_change(membership: Membership) -> bool:
+    return membership.role in CHANGERS
+
+
+def membership_for(*, change: bool) -> Membership:
+    """The current membership; 404 without one, 403 for a plain member when ``change``."""
+    membership = current_membership()
+    if membership is None:
+        abort(404)
+    if change and not can_change(membership):
+        abort(403)
+    return membership
+
+
+def app_for(client_id: str, *, change: bool) -> App:
+    """The app if it belongs to the current tenant (else 404); 403 for a member's change."""
+    membership = current_membership()
+    if membership is None:
+        abort(404)
+    try:
+        found = app_rules.get(db.session(), client_id)
+    except AppNotFound:
+        abort(404)
+    if found.tenant_id != membership.tenant_id:
+        abort(404)
+    if change and not can_change(membership):
+        abort(403)
+    return found
+
+
+def show_rule_error(form: FlaskForm, err: RuleError) -> None:
+    """The refusal beside the field that caused it (the submit button's when none did)."""
+    field = form[FIELD_OF.get(err.field or "", "submit")]
+    field.errors = [*field.errors, err.message]
+
+
+def no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def region_choices() -> list[tuple[str, str]]:
+    return [(r.code, f"{r.code} · {r.name}") for r in regions.list_active(db.session())]
+
+
+def plan_choices(current: str | None = None) -> list[tuple[str, str]]:
+    """Plans that can be assigned (and the app's current one even if retired), or none."""
+    choices = [("", "No plan")]
+    for plan in plans.list_all(db.session()):
+        if plan.retired and plan.code != current:
+            continue
+        label = f"{plan.name} ({plan.code})"
+        if plan.is_free:
+            label += " · free"
+        if plan.retired:
+            label += " · retired"
+        choices.append((plan.code, label))
+    return choices
+
+
 @bp.get("/apps")
 @login_required
 def apps() -> ResponseReturnValue:
@@ -46,4 +147,229 @@ def apps() -> ResponseReturnValue:
     tenant = membership.tenant
     found = app_rules.list_for_tenant(db.session(), tenant)
     rows = [(app, app_rules.token_refusal(app)) for app in found]
-    return render_template("tenant/apps.html", tenant=tenant, membership=membership, rows=rows)
+    return render_template(
+        "tenant/apps.html",
+        tenant=tenant,
+        membership=membership,
+        rows=rows,
+        can_change=can_change(membership),
+    )
+
+
+@bp.route("/apps/new", methods=["GET", "POST"])
+@login_required
+def new_app() -> ResponseReturnValue:
+    """Create an app; on success its secret is shown on this response, once (SPEC §1.5)."""
+    membership = membership_for(change=True)
+    form = CreateAppForm()
+    form.region.choices = region_choices()
+    form.plan.choices = plan_choices()
+    if form.validate_on_submit():
+        try:
+            issued = app_rules.create(
+                db.session(),
+                membership.tenant,
+                form.name.data or "",
+                region_code=form.region.data or "",
+                default_app_limit=settings().max_apps_per_tenant,
+                domains=form.domains.data,
+                redirect_uris=lines(form.redirect_uris.data),
+                post_logout_redirect_uris=lines(form.post_logout_redirect_uris.data),
+                plan_code=form.plan.data or None,
+            )
+            client_id, secret = issued.app.client_id, issued.client_secret
+            db.session.commit()
+        except RuleError as err:
+            db.session.rollback()
+            show_rule_error(form, err)
+        else:
+            return secret_page(client_id, secret, created=True)
+    status = 400 if form.is_submitted() else 200
+    return render_template("tenant/new_app.html", form=form), status
+
+
+def secret_page(client_id: str, secret: str, *, created: bool) -> Response:
+    found = app_rules.get(db.session(), client_id)
+    page = render_template("tenant/secret.html", app=found, secret=secret, created=created)
+    return no_store(make_response(page, 201 if created else 200))
+
+
+def token_endpoint() -> str:
+    return settings().issuer + "/connect/token"
+
+
+def claims_preview(found: App) -> str:
+    """The exact claims a token would carry if issued now (``jti`` differs per token)."""
+    config = settings()
+    preview = claims.build(
+        found,
+        issuer=config.issuer,
+        audience=config.token_audience,
+        issued_at=int(time.time()),
+        lifetime=config.token_lifetime,
+        jti="<unique per token>",
+    )
+    return json.dumps(preview, indent=2)
+
+
+def quickstart(client_id: str) -> dict[str, str]:
+    """Snippets that work as pasted once ``CLIENT_SECRET`` is set in the environment."""
+    config = settings()
+    token_url = token_endpoint()
+    jwks_url = config.issuer + "/.well-known/jwks"
+    curl = (
+        f"curl -sS -X POST {token_url} \\\n"
+        f'  -u "{client_id}:$CLIENT_SECRET" \\\n'
+        "  -d grant_type=client_credentials"
+    )
+    python = f"""import os
+
+import requests
+
+response = requests.post(
+    "{token_url}",
+    data={{"grant_type": "client_credentials"}},
+    auth=("{client_id}", os.environ["CLIENT_SECRET"]),
+    timeout=10,
+)
+response.raise_for_status()
+access_token = response.json()["access_token"]
+"""
+    node = f"""const credentials = Buffer.from(
+  "{client_id}:" + process.env.CLIENT_SECRET,
+).toString("base64");
+const response = await fetch("{token_url}", {{
+  method: "POST",
+  headers: {{
+    Authorization: "Basic " + credentials,
+    "Content-Type": "application/x-www-form-urlencoded",
+  }},
+  body: new URLSearchParams({{ grant_type: "client_credentials" }}),
+}});
+if (!response.ok) throw new Error("token request failed: " + response.status);
+const {{ access_token }} = await response.json();
+"""
+    verify = f"""import jwt  # PyJWT[crypto]
+
+jwks = jwt.PyJWKClient("{jwks_url}")
+
+
+def verify(token: str) -> dict:
+    key = jwks.get_signing_key_from_jwt(token)
+    return jwt.decode(
+        token,
+        key.key,
+        algorithms=["RS256", "ES256"],
+        audience="{config.token_audience}",
+        issuer="{config.issuer}",
+        options={{"require": ["exp", "iat", "iss", "aud", "sub"]}},
+    )
+"""
+    return {"curl": curl, "python": python, "node": node, "verify": verify}
+
+
+def app_page(
+    found: App, *, regenerate: RegenerateForm | None = None, status: int = 200
+) -> tuple[str, int]:
+    membership = membership_for(change=False)
+    return render_template(
+        "tenant/app.html",
+        app=found,
+        tenant=found.tenant,
+        can_change=can_change(membership),
+        refusal=app_rules.token_refusal(found),
+        claims_json=claims_preview(found),
+        quickstart=quickstart(found.client_id),
+        token_url=token_endpoint(),
+        regenerate=regenerate or RegenerateForm(formdata=None),
+        action=ActionForm(formdata=None),
+    ), status
+
+
+@bp.get("/apps/<client_id>")
+@login_required
+def show(client_id: str) -> ResponseReturnValue:
+    """Settings, token check, claims preview and quickstart of one app."""
+    found = app_for(client_id, change=False)
+    return app_page(found)
+
+
+@bp.post("/apps/<client_id>/regenerate")
+@login_required
+def regenerate(client_id: str) -> ResponseReturnValue:
+    """A new secret, shown once; the old one stops working at once (SPEC §1.6)."""
+    found = app_for(client_id, change=True)
+    form = RegenerateForm()
+    if not form.validate_on_submit():
+        return app_page(found, regenerate=form, status=400)
+    issued = app_rules.regenerate_secret(db.session(), found)
+    secret = issued.client_secret
+    db.session.commit()
+    return secret_page(client_id, secret, created=False)
+
+
+def _set_enabled(client_id: str, enabled: bool) -> ResponseReturnValue:
+    found = app_for(client_id, change=True)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    app_rules.set_enabled(db.session(), found, enabled)
+    db.session.commit()
+    flash("App enabled." if enabled else "App disabled: it gets no tokens.", "info")
+    return redirect(url_for(".show", client_id=client_id), 303)
+
+
+@bp.post("/apps/<client_id>/enable")
+@login_required
+def enable(client_id: str) -> ResponseReturnValue:
+    return _set_enabled(client_id, True)
+
+
+@bp.post("/apps/<client_id>/disable")
+@login_required
+def disable(client_id: str) -> ResponseReturnValue:
+    return _set_enabled(client_id, False)
+
+
+@bp.route("/apps/<client_id>/domains", methods=["GET", "POST"])
+@login_required
+def domains(client_id: str) -> ResponseReturnValue:
+    found = app_for(client_id, change=True)
+    form = DomainsForm(data={"domains": list(found.allowed_domains)})
+    if form.validate_on_submit():
+        try:
+            app_rules.set_domains(db.session(), found, form.domains.data)
+            db.session.commit()
+        except RuleError as err:
+            db.session.rollback()
+            show_rule_error(form, err)
+        else:
+            flash("Allowed domains saved.", "info")
+            return redirect(url_for(".show", client_id=client_id), 303)
+    status = 400 if form.is_submitted() else 200
+    found = app_rules.get(db.session(), client_id)
+    return render_template("tenant/domains.html", app=found, form=form), status
+
+
+@bp.route("/apps/<client_id>/plan", methods=["GET", "POST"])
+@login_required
+def plan(client_id: str) -> ResponseReturnValue:
+    found = app_for(client_id, change=True)
+    current = found.plan.code if found.plan is not None else None
+    form = PlanForm(data={"plan": current or ""})
+    form.plan.choices = plan_choices(current)
+    if form.validate_on_submit():
+        try:
+            if form.plan.data:
+                app_rules.assign_plan(db.session(), found, form.plan.data)
+            else:
+                app_rules.unassign_plan(db.session(), found)
+            db.session.commit()
+        except RuleError as err:
+            db.session.rollback()
+            show_rule_error(form, err)
+        else:
+            flash("Plan saved.", "info")
+            return redirect(url_for(".show", client_id=client_id), 303)
+    status = 400 if form.is_submitted() else 200
+    found = app_rules.get(db.session(), client_id)
+    return render_template("tenant/plan.html", app=found, form=form), status

@@ -115,3 +115,27 @@ def set_cookie(res: TestResponse, name: str = "session") -> dict[str, str]:
                 parsed[key.lower()] = value
             return parsed
     raise AssertionError(f"no Set-Cookie for {name}: {res.headers.getlist('Set-Cookie')}")
+
+
+def add_member(tenant_id: str, email: str, role: str, password: str = PASSWORD) -> None:
+    """A second person in an organization with ``role``, through the rules where they exist."""
+    from controlplane.models import Membership
+    from controlplane.rules import tenants, users
+
+    session = db.session()
+    user = users.create(session, email, password)
+    tenant = tenants.get(session, tenant_id)
+    session.add(Membership(tenant=tenant, user=user, role=role))
+    session.commit()
+
+
+_ANY_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def page_csrf_token(client: FlaskClient, path: str = "/apps") -> str:
+    """The session's CSRF token from any form of a page (the sign-out form is on every one)."""
+    res = client.get(path)
+    assert res.status_code == 200, (path, res.status_code)
+    found = _ANY_CSRF.search(res.text)
+    assert found is not None, f"no CSRF token on {path}"
+    return html.unescape(found.group(1))

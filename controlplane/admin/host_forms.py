@@ -1,0 +1,74 @@
+"""Host administration forms (SPEC §3 Dashboard): Flask-WTF with CSRF; rules decide."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+WHOLE_NUMBER = "Enter a whole number of 0 or more."
+
+
+class ActionForm(FlaskForm):
+    """A button that does one thing (activate, suspend, retire, retry): only CSRF to check."""
+
+    submit = SubmitField("Go")
+
+
+class AppLimitForm(FlaskForm):
+    app_limit = IntegerField(
+        "App limit",
+        validators=[Optional(), NumberRange(min=0, message=WHOLE_NUMBER)],
+        description="Blank: the platform default.",
+    )
+    submit = SubmitField("Set limit")
+
+
+class RegionForm(FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[DataRequired(), Length(max=32)],
+        description="Upper-case, e.g. EU.",
+    )
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField("Create region")
+
+
+class DatabaseForm(FlaskForm):
+    db_code = StringField(
+        "Database code",
+        validators=[DataRequired(), Length(max=64)],
+        description="e.g. eu-db-2",
+    )
+    submit = SubmitField("Add database")
+
+
+class PlanForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=64)], description="e.g. pro")
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    is_free = BooleanField(
+        "Free plan", description="At most one app of a tenant may hold a free plan."
+    )
+    document_units_per_month = IntegerField(
+        "Document units per month",
+        validators=[Optional(), NumberRange(min=0, message=WHOLE_NUMBER)],
+        description="Blank: no limit.",
+    )
+    max_api_requests_per_minute = IntegerField(
+        "Max API requests per minute",
+        validators=[Optional(), NumberRange(min=0, message=WHOLE_NUMBER)],
+        description="Blank: no limit.",
+    )
+    submit = SubmitField("Create plan")
+
+
+class RotateForm(FlaskForm):
+    confirm = BooleanField(
+        "I understand: the next key starts signing tokens now",
+        validators=[InputRequired(message="Tick the box to confirm the rotation.")],
+    )
+    force = BooleanField(
+        "Force",
+        description="Rotate even if the next key is too new for every cached JWKS to hold it.",
+    )
+    submit = SubmitField("Rotate signing keys")
