@@ -81,7 +81,7 @@ def signup() -> ResponseReturnValue:
         except UserExists:
             session.rollback()
             form.email.errors.append(
-                "An account with this address exists: sign in, then add the organization."
+                "An account with this address exists: sign in instead, or use another address."
             )
         except RuleError as err:
             session.rollback()
