@@ -40,8 +40,9 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from controlplane.admin import auth, hostadmin, tenant
+    from controlplane.admin import auth, hostadmin, team, tenant
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(tenant.bp)
     app.register_blueprint(hostadmin.bp)
+    app.register_blueprint(team.bp)

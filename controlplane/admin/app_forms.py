@@ -6,11 +6,24 @@ retired between showing the form and submitting it is refused by the rule, with 
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, Field, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    Field,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
+
+from controlplane.models import StorageProvider
 
 MAX_DOMAIN_INPUTS = 3
 
@@ -33,6 +46,15 @@ class DomainsField(Field):
         """The values of the three inputs: what was entered, then blanks."""
         values = list(self.data or [])
         return values + [""] * max(0, MAX_DOMAIN_INPUTS - len(values))
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def once_field() -> HiddenField:
+    """A random value per rendered form: a reload that re-sends the POST is recognized."""
+    return HiddenField(default=new_nonce, validators=[DataRequired(), Length(min=16, max=64)])
 
 
 def lines(text: str | None) -> list[str]:
@@ -59,6 +81,7 @@ class CreateAppForm(FlaskForm):
         render_kw={"rows": 3},
     )
     plan = SelectField("Plan", validate_choice=False, default="")
+    once = once_field()
     submit = SubmitField("Create app")
 
 
@@ -79,6 +102,7 @@ class RegenerateForm(FlaskForm):
         "I understand: the current secret stops working at once.",
         validators=[DataRequired("Tick the box to confirm.")],
     )
+    once = once_field()
     submit = SubmitField("Regenerate secret")
 
 
@@ -86,3 +110,39 @@ class ActionForm(FlaskForm):
     """A button that posts (enable, disable): the CSRF token and nothing else."""
 
     submit = SubmitField("Go")
+
+
+PROVIDER_LABELS = {
+    StorageProvider.AWS_S3: "Amazon S3",
+    StorageProvider.TIGRIS: "Tigris",
+    StorageProvider.CLOUDFLARE_R2: "Cloudflare R2",
+    StorageProvider.MINIO: "MinIO (self-hosted)",
+    StorageProvider.BACKBLAZE_B2: "Backblaze B2",
+}
+
+
+class StorageForm(FlaskForm):
+    """The app's own object storage. The secret access key is write-only: never rendered back."""
+
+    provider = SelectField(
+        "Provider",
+        choices=[SelectChoice(p.value, label) for p, label in PROVIDER_LABELS.items()],
+        validate_choice=False,
+    )
+    access_key_id = StringField("Access key ID", render_kw={"autocomplete": "off"})
+    secret_access_key = PasswordField(
+        "Secret access key",
+        render_kw={"autocomplete": "new-password", "spellcheck": "false"},
+    )
+    bucket = StringField("Bucket", render_kw={"autocomplete": "off"})
+    endpoint_url = StringField(
+        "Endpoint URL",
+        description="Optional for Amazon S3; your provider's https URL (http only for MinIO).",
+        render_kw={"autocomplete": "off", "inputmode": "url"},
+    )
+    region = StringField(
+        "Storage region",
+        description="Optional, e.g. eu-central-1 or auto.",
+        render_kw={"autocomplete": "off"},
+    )
+    submit = SubmitField("Save storage")

@@ -26,14 +26,17 @@ from flask_wtf import FlaskForm
 
 from controlplane import claims
 from controlplane.admin.app_forms import (
+    PROVIDER_LABELS,
     ActionForm,
     CreateAppForm,
     DomainsForm,
     PlanForm,
     RegenerateForm,
+    StorageForm,
     lines,
+    new_nonce,
 )
-from controlplane.app import settings
+from controlplane.app import settings, state
 from controlplane.extensions import db
 from controlplane.models import App, Membership, Role, Tenant
 from controlplane.rules import apps as app_rules
@@ -53,6 +56,11 @@ FIELD_OF = {
     "post_logout_redirect_uris": "post_logout_redirect_uris",
     "plan": "plan",
 }
+# Nonces of the create and regenerate forms already used, newest last (SPEC §1.5: the secret is
+# shown once, also when the browser reloads the page and re-sends the POST).
+USED_NONCES = "used_once"
+MAX_USED_NONCES = 20
+SHOWN_ONCE = "The secret was shown once; regenerate it if you lost it."
 
 
 def current_membership() -> Membership | None:
@@ -112,6 +120,33 @@ def show_rule_error(form: FlaskForm, err: RuleError) -> None:
     field.errors = [*field.errors, err.message]
 
 
+def nonce_used_for(nonce: str | None) -> str | None:
+    """The client_id whose secret the form with this nonce already showed, if it did."""
+    for used, client_id in session.get(USED_NONCES, []):
+        if nonce and used == nonce:
+            return str(client_id)
+    return None
+
+
+def record_nonce(nonce: str, client_id: str) -> None:
+    """Remember a used form nonce (a random value, not a secret) in the signed session."""
+    used = [pair for pair in session.get(USED_NONCES, []) if pair[0] != nonce]
+    session[USED_NONCES] = [*used, [nonce, client_id]][-MAX_USED_NONCES:]
+
+
+def renew_bad_nonce(form: CreateAppForm | RegenerateForm) -> None:
+    """A form sent without its nonce (or a forged one) gets a fresh one and says why."""
+    if form.once.errors:
+        form.once.data = new_nonce()
+        form.submit.errors = [*form.submit.errors, "This form is out of date: send it again."]
+
+
+def shown_once(client_id: str) -> ResponseReturnValue:
+    """A re-sent create or regenerate: nothing changes, the app page says why."""
+    flash(SHOWN_ONCE, "info")
+    return redirect(url_for(".show", client_id=client_id), 303)
+
+
 def no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
@@ -165,6 +200,9 @@ def new_app() -> ResponseReturnValue:
     form.region.choices = region_choices()
     form.plan.choices = plan_choices()
     if form.validate_on_submit():
+        already = nonce_used_for(form.once.data)
+        if already is not None:
+            return shown_once(already)
         try:
             issued = app_rules.create(
                 db.session(),
@@ -183,7 +221,9 @@ def new_app() -> ResponseReturnValue:
             db.session.rollback()
             show_rule_error(form, err)
         else:
+            record_nonce(form.once.data or "", client_id)
             return secret_page(client_id, secret, created=True)
+    renew_bad_nonce(form)
     status = 400 if form.is_submitted() else 200
     return render_template("tenant/new_app.html", form=form), status
 
@@ -283,6 +323,7 @@ def app_page(
         token_url=token_endpoint(),
         regenerate=regenerate or RegenerateForm(formdata=None),
         action=ActionForm(formdata=None),
+        storage_label=lambda provider: PROVIDER_LABELS.get(provider, provider),
     ), status
 
 
@@ -301,10 +342,14 @@ def regenerate(client_id: str) -> ResponseReturnValue:
     found = app_for(client_id, change=True)
     form = RegenerateForm()
     if not form.validate_on_submit():
+        renew_bad_nonce(form)
         return app_page(found, regenerate=form, status=400)
+    if nonce_used_for(form.once.data) is not None:
+        return shown_once(client_id)
     issued = app_rules.regenerate_secret(db.session(), found)
     secret = issued.client_secret
     db.session.commit()
+    record_nonce(form.once.data or "", client_id)
     return secret_page(client_id, secret, created=False)
 
 
@@ -373,3 +418,70 @@ def plan(client_id: str) -> ResponseReturnValue:
     status = 400 if form.is_submitted() else 200
     found = app_rules.get(db.session(), client_id)
     return render_template("tenant/plan.html", app=found, form=form), status
+
+
+@bp.route("/apps/<client_id>/storage", methods=["GET", "POST"])
+@login_required
+def storage(client_id: str) -> ResponseReturnValue:
+    """The app's own object storage; the secret access key is write-only (SPEC §1 Storage).
+
+    A blank secret keeps the saved one; the key is never rendered back, not even after a refusal.
+    """
+    found = app_for(client_id, change=True)
+    saved = found.storage
+    data: dict[str, str] = {}
+    if saved is not None:
+        data = {
+            "provider": saved.provider,
+            "access_key_id": saved.access_key_id,
+            "bucket": saved.bucket,
+            "endpoint_url": saved.endpoint_url or "",
+            "region": saved.region or "",
+        }
+    form = StorageForm(data=data)
+    if form.validate_on_submit():
+        try:
+            app_rules.set_storage(
+                db.session(),
+                found,
+                state().encryptor,
+                provider=form.provider.data or "",
+                access_key_id=form.access_key_id.data or "",
+                secret_access_key=form.secret_access_key.data or None,
+                bucket=form.bucket.data or "",
+                endpoint_url=form.endpoint_url.data,
+                region=form.region.data,
+            )
+            db.session.commit()
+        except RuleError as err:
+            db.session.rollback()
+            # The app's ``region`` is its license region; the storage form's is the bucket's.
+            name = err.field if err.field and err.field in form else "submit"
+            field = form[name]
+            field.errors = [*field.errors, err.message]
+        else:
+            flash("Storage saved.", "info")
+            return redirect(url_for(".show", client_id=client_id), 303)
+    status = 400 if form.is_submitted() else 200
+    found = app_rules.get(db.session(), client_id)
+    page = render_template(
+        "tenant/storage.html",
+        app=found,
+        form=form,
+        key_saved=found.storage is not None,
+        clear=ActionForm(formdata=None),
+    )
+    return no_store(make_response(page, status))
+
+
+@bp.post("/apps/<client_id>/storage/managed")
+@login_required
+def managed_storage(client_id: str) -> ResponseReturnValue:
+    """Back to the platform's managed storage: the app's own configuration is deleted."""
+    found = app_for(client_id, change=True)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    app_rules.clear_storage(db.session(), found)
+    db.session.commit()
+    flash("The app uses managed storage now; its own storage settings are deleted.", "info")
+    return redirect(url_for(".show", client_id=client_id), 303)

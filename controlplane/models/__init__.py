@@ -5,7 +5,14 @@ from controlplane.models.base import Base
 from controlplane.models.catalog import LicenseRegion, Plan, RegionDatabase
 from controlplane.models.outbox import EmailStatus, OutboxEmail
 from controlplane.models.signing import KeyState, SigningKey
-from controlplane.models.tenancy import Membership, Role, Tenant, TenantStatus, User
+from controlplane.models.tenancy import (
+    Membership,
+    Role,
+    Tenant,
+    TenantInvitation,
+    TenantStatus,
+    User,
+)
 
 __all__ = [
     "App",
@@ -22,6 +29,7 @@ __all__ = [
     "StorageConfig",
     "StorageProvider",
     "Tenant",
+    "TenantInvitation",
     "TenantStatus",
     "User",
 ]

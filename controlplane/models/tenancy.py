@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, String
@@ -93,3 +94,24 @@ class Membership(Base):
 
     tenant: Mapped[Tenant] = relationship(back_populates="memberships")
     user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class TenantInvitation(Base):
+    """An invitation to join a tenant: its emailed link works once, and not after revocation.
+
+    The link is signed and time-limited; this row is what makes it single-use, including
+    for a member who was removed after joining.
+    """
+
+    __tablename__ = "invitation"
+    __table_args__ = (CheckConstraint(f"role IN ({_in(Role)})", name="role"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[CreatedAt]
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    tenant: Mapped[Tenant] = relationship()

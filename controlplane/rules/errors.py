@@ -174,3 +174,36 @@ class NoDatabaseCode(TokenRefused):
 class PlanIsRetired(TokenRefused):
     def __init__(self) -> None:
         super().__init__("plan is retired")
+
+
+# --- team: members and invitations (issue #5) -----------------------------------------------
+class InvalidRole(Invalid):
+    """A role that is not ``owner``, ``admin`` or ``member``, or not offered here."""
+
+
+class RoleNotAllowed(Invalid):
+    """Only owners make, change or remove owners; admins manage members and admins."""
+
+
+class InvalidInvitation(Invalid):
+    """An invitation link that is malformed, expired, or for a tenant that is gone."""
+
+
+class InvitationUsed(Conflict):
+    """The invited address is already a member: the link has been used."""
+
+
+class WrongInvitee(Conflict):
+    """An invitation accepted by an account whose email is not the invited one."""
+
+
+class AlreadyMember(Conflict):
+    """An invitation for an address that already belongs to the tenant."""
+
+
+class MemberNotFound(NotFound):
+    """No membership of that user in that tenant."""
+
+
+class LastOwner(Conflict):
+    """A tenant keeps at least one owner: its last one can be neither demoted nor removed."""

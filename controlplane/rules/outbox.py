@@ -95,3 +95,22 @@ def backlog(session: Session) -> dict[str, int]:
     counts = {status.value: 0 for status in EmailStatus}
     counts.update({status: n for status, n in rows})
     return counts
+
+
+def queue_invitation(
+    session: Session, tenant: Tenant, to: str, role: str, link: str, *, days: int
+) -> OutboxEmail:
+    """The invitation link is a secret: ``mail.SECRET_KINDS`` keeps its body out of the log."""
+    return queue(
+        session,
+        kind="invitation",
+        to=to,
+        subject=f"You are invited to join {tenant.name} on controlplane",
+        body=(
+            "Hello,\n\n"
+            f"you are invited to join the organization {tenant.name} as {role}.\n\n"
+            f"Accept within {days} days with this link (sign in, or create an account\n"
+            f"for this address, on the page it opens):\n{link}\n\n"
+            "If you did not expect this, ignore this email.\n"
+        ),
+    )

@@ -30,13 +30,14 @@ from tests.admin.conftest import Person
 from tests.admin.helpers import (
     PASSWORD,
     add_member,
+    all_errors,
     all_rows,
     errors_beside,
     flashes,
     page_csrf_token,
     sign_in,
-    submit,
 )
+from tests.admin.helpers import submit as submit_form
 
 ISSUER = "http://localhost:8000"
 TOKEN_URL = ISSUER + "/connect/token"
@@ -44,6 +45,37 @@ VIEW_ONLY = {"tenant.apps", "tenant.show"}
 
 
 # --- helpers ----------------------------------------------------------------------------
+_ONCE = re.compile(r'<input id="once" name="once" type="hidden" value="([^"]+)">')
+
+
+def once_of(client: FlaskClient, path: str) -> str:
+    """The one-time nonce the form on ``path`` carries (a new one on every GET)."""
+    found = _ONCE.search(client.get(path).text)
+    assert found is not None, f"no once field on {path}"
+    return html.unescape(found.group(1))
+
+
+def _once_in(res: TestResponse) -> str:
+    found = _ONCE.search(res.text)
+    assert found is not None
+    return html.unescape(found.group(1))
+
+
+def submit(
+    client: FlaskClient,
+    path: str,
+    data: dict[str, Any],
+    *,
+    page: str | None = None,
+    **kwargs: Any,
+) -> TestResponse:
+    """As a browser sends the form of ``page``: with its CSRF token and, if any, its nonce."""
+    form = dict(data)
+    if path == "/apps/new" or path.endswith("/regenerate"):
+        form.setdefault("once", once_of(client, page or path))
+    return submit_form(client, path, form, page=page, **kwargs)
+
+
 def create_form(**overrides: Any) -> dict[str, Any]:
     form: dict[str, Any] = {
         "name": "web",
@@ -624,3 +656,68 @@ def test_an_admin_changes_apps(
     assert regenerated.status_code == 200
     assert disabled.status_code == 303
     assert "Regenerate" in client.get(path).text
+
+
+# --- the secret is shown once, also when a reload re-sends the POST ----------------------
+def test_the_same_create_post_twice_creates_one_app(
+    signed_in: FlaskClient, owner: Person, tenant_of: Callable[[str], Tenant]
+) -> None:
+    form = {**create_form(), "once": once_of(signed_in, "/apps/new")}
+
+    first = submit(signed_in, "/apps/new", form)
+    secret = shown(first, "client-secret")
+    client_id = shown(first, "client-id")
+    before = all_rows()
+    again = submit(signed_in, "/apps/new", form)  # what a browser's reload sends
+
+    assert first.status_code == 201, first.text
+    assert again.status_code == 303
+    assert again.headers["Location"] == f"/apps/{client_id}"
+    assert secret not in again.text
+    assert all_rows() == before
+    db.session.remove()
+    assert len(app_rules.list_for_tenant(db.session(), tenant_of(owner.tenant_id))) == 1
+    landed = signed_in.get(again.headers["Location"])
+    assert flashes(landed) == ["The secret was shown once; regenerate it if you lost it."]
+    assert secret not in landed.text
+    assert token(signed_in, client_id, secret).status_code == 200
+    # A new form carries a new nonce: a second app is created on purpose.
+    other = submit(signed_in, "/apps/new", create_form(name="second"))
+    assert other.status_code == 201, other.text
+
+
+def test_the_same_regenerate_post_twice_regenerates_once(
+    signed_in: FlaskClient, owned_app: tuple[App, str]
+) -> None:
+    app_, _ = owned_app
+    path = f"/apps/{app_.client_id}"
+    form = {"confirm": "y", "once": once_of(signed_in, path)}
+
+    first = submit(signed_in, path + "/regenerate", form, page=path)
+    new = shown(first, "client-secret")
+    before = all_rows()
+    again = submit(signed_in, path + "/regenerate", form, page=path)
+
+    assert first.status_code == 200, first.text
+    assert again.status_code == 303
+    assert again.headers["Location"] == path
+    assert new not in again.text
+    assert all_rows() == before
+    assert token(signed_in, app_.client_id, new).status_code == 200
+    assert flashes(signed_in.get(path)) == [
+        "The secret was shown once; regenerate it if you lost it."
+    ]
+
+
+@pytest.mark.parametrize("once", ["", "short"])
+def test_a_create_without_a_proper_nonce_is_refused(signed_in: FlaskClient, once: str) -> None:
+    before = all_rows()
+
+    res = submit(signed_in, "/apps/new", {**create_form(), "once": once})
+
+    assert res.status_code == 400
+    assert "This form is out of date: send it again." in all_errors(res)
+    assert all_rows() == before
+    # The page carries a fresh nonce, so sending it again works.
+    again = submit_form(signed_in, "/apps/new", {**create_form(), "once": _once_in(res)})
+    assert again.status_code == 201, again.text

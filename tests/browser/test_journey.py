@@ -2,7 +2,9 @@
 
 Sign-up → welcome email → a host admin activates the organization (CLI: the admin pages do not
 exist yet) → activation email with the platform's address → sign out → sign in → the apps page
-says the organization is active. Then the ways in that can go wrong: a wrong password, and a
+says the organization is active → create an app → its secret is shown once, and not after a
+reload (which creates no second app) → a token fetched with it works → regenerate → the old
+secret is refused, the new one works. Then the ways in that can go wrong: a wrong password, and a
 password reset by the emailed link, which works once.
 """
 
@@ -11,8 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import requests
 from playwright.sync_api import Page, expect
 
+from controlplane.rules import regions
 from tests.browser.conftest import Live
 from tests.browser.helpers import (
     fill_sign_in,
@@ -81,6 +85,88 @@ def test_sign_up_activation_sign_in(page: Page, live: Live) -> None:
     # The status comes from the database, not the session: a new sign-in sees it too.
     page.reload()
     assert _status(page) == "active"
+
+    create_use_and_regenerate_an_app(page, live)
+
+
+def _token(live: Live, client_id: str, secret: str) -> requests.Response:
+    """The client credentials grant against the served ``/connect/token``, as a client does."""
+    return requests.post(
+        live.server.token_endpoint,
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+        timeout=10,
+    )
+
+
+def _copied(page: Page, button_of: str) -> str:
+    """Click the Copy button beside ``#button_of`` and read what it put on the clipboard."""
+    row = page.locator("dd", has=page.locator(f"#{button_of}"))
+    row.get_by_role("button", name="Copy").click()
+    expect(row.get_by_role("button", name="Copied")).to_be_visible()
+    copied: str = page.evaluate("() => navigator.clipboard.readText()")
+    return copied
+
+
+def create_use_and_regenerate_an_app(page: Page, live: Live) -> None:
+    """The active owner's first app, from the create form to a regenerated secret."""
+    with live.domain() as session:
+        regions.create(session, "EU", "Europe")
+        regions.add_database(session, "EU", "eu-db-1")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("link", name="Create an app").click()
+    expect(page).to_have_url(re.compile(r"/apps/new$"))
+    page.get_by_label("App name").fill("Customer portal")
+    page.get_by_label("License region").select_option("EU")
+    page.get_by_label("Domain 1").fill("portal.acme.example")
+    page.get_by_role("button", name="Create app").click()
+
+    # The secret page: shown once, with a warning and copy buttons.
+    expect(page.get_by_role("heading", level=1)).to_have_text("App “Customer portal” created")
+    expect(page.get_by_role("alert")).to_contain_text("it will not be shown again")
+    client_id = _copied(page, "client-id")
+    secret = _copied(page, "client-secret")
+    assert page.locator("#client-secret").inner_text() == secret
+    assert len(secret) >= 32
+    screenshot(page, "journey-5-secret-shown-once")
+
+    # A reload re-sends the POST: no second app, no secret, the app page says why.
+    page.reload()
+    expect(page).to_have_url(re.compile(rf"/apps/{client_id}$"))
+    expect(page.get_by_role("status")).to_have_text(
+        "The secret was shown once; regenerate it if you lost it."
+    )
+    assert secret not in page.content()
+    screenshot(page, "journey-6-after-reload")
+    page.get_by_role("link", name="Apps", exact=True).first.click()
+    expect(page).to_have_url(re.compile(r"/apps$"))
+    expect(page.get_by_role("row")).to_have_count(2)  # the head and one app
+    assert secret not in page.content()
+
+    # The copied secret gets a token from the live token endpoint.
+    issued = _token(live, client_id, secret)
+    assert issued.status_code == 200, issued.text
+    assert issued.json()["token_type"].lower() == "bearer"
+
+    # Regenerate: confirmation first; the new secret is shown once, the old one stops at once.
+    page.get_by_role("link", name="Customer portal").click()
+    page.get_by_role("button", name="Regenerate secret").click()
+    expect(page.locator(".error")).to_have_text("Tick the box to confirm.")
+    assert _token(live, client_id, secret).status_code == 200
+    page.get_by_label("I understand: the current secret stops working at once.").check()
+    page.get_by_role("button", name="Regenerate secret").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New secret for “Customer portal”")
+    new_secret = _copied(page, "client-secret")
+    assert new_secret != secret
+    screenshot(page, "journey-7-regenerated")
+    page.reload()  # once more: nothing regenerated again
+    expect(page).to_have_url(re.compile(rf"/apps/{client_id}$"))
+    assert new_secret not in page.content()
+
+    refused = _token(live, client_id, secret)
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_client"
+    assert _token(live, client_id, new_secret).status_code == 200
 
 
 def test_wrong_password_is_shown_beside_the_field(page: Page, live: Live) -> None:

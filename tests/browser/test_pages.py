@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, StorageState, expect
 
+from controlplane.app import state
 from controlplane.rules import apps, plans, regions, tenants, users
 from tests.browser.axe import axe, describe
 from tests.browser.conftest import DESKTOP, PHONE, Live
@@ -26,22 +27,31 @@ from tests.browser.helpers import (
 )
 
 VIEWPORTS = {"desktop": DESKTOP, "375": PHONE}
+STORAGE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
 @dataclass(frozen=True)
 class World:
-    """An active organization with apps, a pending one without, and a live reset link."""
+    """An active organization with apps, a pending one without, and a live reset link.
+
+    A third, active organization creates apps (the secret page), so that the first one's apps
+    page looks the same whatever order the pages are visited in.
+    """
 
     active: Account
     pending: Account
+    maker: Account
     active_session: StorageState
     pending_session: StorageState
+    maker_session: StorageState
     reset_link: str
+    portal: str  # client_id of the active organization's app with its own storage
+    export: str  # client_id of its disabled app
 
 
 @pytest.fixture(scope="module")
 def world(live: Live, open_module_page: Callable[..., Page]) -> World:
-    active, pending = new_account("Acme"), new_account("Globex")
+    active, pending, maker = new_account("Acme"), new_account("Globex"), new_account("Initech")
     with live.domain() as session:
         regions.create(session, "EU", "Europe")
         regions.add_database(session, "EU", "eu-db-1")
@@ -55,6 +65,15 @@ def world(live: Live, open_module_page: Callable[..., Page]) -> World:
             owner_display_name=active.name,
         )
         tenants.activate(session, tenant, platform_url=live.url)
+        maker_tenant = tenants.register(
+            session,
+            maker.organization,
+            maker.email,
+            platform_url=live.url,
+            owner_password=maker.password,
+            owner_display_name=maker.name,
+        )
+        tenants.activate(session, maker_tenant, platform_url=live.url)
         tenants.register(
             session,
             pending.organization,
@@ -78,23 +97,39 @@ def world(live: Live, open_module_page: Callable[..., Page]) -> World:
                 default_app_limit=10,
             )
         session.flush()
-        [_, export] = apps.list_for_tenant(session, tenant)
+        [portal, export] = apps.list_for_tenant(session, tenant)
         apps.set_enabled(session, export, False)
+        apps.set_storage(
+            session,
+            portal,
+            state().encryptor,
+            provider="cloudflare_r2",
+            access_key_id="AKIAEXAMPLE",
+            secret_access_key=STORAGE_SECRET,
+            bucket="acme-portal-documents",
+            endpoint_url="https://0123abcd.r2.cloudflarestorage.com",
+            region="auto",
+        )
+        portal_id, export_id = portal.client_id, export.client_id
         owner = users.by_email(session, active.email)
         assert owner is not None
         token = users.password_reset_token(owner, live.server.env["CONTROLPLANE_SECRET_KEY"])
 
     sessions = []
-    for account in (active, pending):
+    for account in (active, pending, maker):
         page = open_module_page()
         sign_in(page, account)
         sessions.append(page.context.storage_state())
     return World(
         active=active,
         pending=pending,
+        maker=maker,
         active_session=sessions[0],
         pending_session=sessions[1],
+        maker_session=sessions[2],
         reset_link=f"{live.url}/password/reset/{token}",
+        portal=portal_id,
+        export=export_id,
     )
 
 
@@ -180,6 +215,65 @@ def apps_pending(page: Page, world: World) -> None:
     expect(page.locator(".notice")).to_contain_text("awaits activation")
 
 
+def app_page(page: Page, world: World) -> None:
+    page.goto(f"/apps/{world.portal}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Customer portal")
+    expect(page.locator(".check")).to_contain_text("gets a token right now")
+
+
+def app_disabled(page: Page, world: World) -> None:
+    page.goto(f"/apps/{world.export}")
+    expect(page.locator(".check")).to_contain_text("app is disabled")
+
+
+def new_app(page: Page, world: World) -> None:
+    page.goto("/apps")
+    page.get_by_role("link", name="Create an app").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Create an app")
+
+
+def new_app_refused(page: Page, world: World) -> None:
+    """A bad domain: the rule's refusal beside the domains, nothing created."""
+    page.goto("/apps/new")
+    page.get_by_label("App name").fill("Refused app")
+    page.get_by_label("Domain 1").fill("not a domain")
+    page.get_by_role("button", name="Create app").click()
+    expect(page.locator(".field.has-error")).to_have_count(1)
+    expect(page.locator(".domains .error")).to_be_visible()
+
+
+def secret(page: Page, world: World) -> None:
+    page.goto("/apps/new")
+    page.get_by_label("App name").fill("Marketing site")
+    page.get_by_label("Domain 1").fill("www.initech.example")
+    page.get_by_role("button", name="Create app").click()
+    expect(page.get_by_role("alert")).to_contain_text("it will not be shown again")
+
+
+def storage(page: Page, world: World) -> None:
+    page.goto(f"/apps/{world.portal}")
+    page.get_by_role("link", name="Change storage").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Storage of Customer portal")
+    expect(page.get_by_text("A secret access key is saved")).to_be_visible()
+    assert STORAGE_SECRET not in page.content()
+    expect(page.get_by_label("Secret access key")).to_have_value("")
+
+
+def storage_refused(page: Page, world: World) -> None:
+    page.goto(f"/apps/{world.portal}/storage")
+    page.get_by_label("Endpoint URL").fill("http://169.254.169.254/latest")
+    page.get_by_role("button", name="Save storage").click()
+    endpoint = page.locator(".field", has=page.get_by_label("Endpoint URL"))
+    expect(endpoint.locator(".error")).to_contain_text("must be an absolute https URL")
+    assert STORAGE_SECRET not in page.content()
+
+
+def storage_managed(page: Page, world: World) -> None:
+    """An app on the platform's managed storage: the form to bring a bucket of one's own."""
+    page.goto(f"/apps/{world.export}/storage")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Storage of Nightly billing export")
+
+
 # name -> (who looks: None, "active" or "pending"; how to get there)
 PAGES: dict[str, tuple[str | None, Callable[[Page, World], None]]] = {
     "signup": (None, signup),
@@ -193,6 +287,14 @@ PAGES: dict[str, tuple[str | None, Callable[[Page, World], None]]] = {
     "reset-invalid": (None, reset_invalid),
     "apps": ("active", apps_active),
     "apps-pending": ("pending", apps_pending),
+    "app": ("active", app_page),
+    "app-disabled": ("active", app_disabled),
+    "new-app": ("maker", new_app),
+    "new-app-refused": ("maker", new_app_refused),
+    "secret": ("maker", secret),
+    "storage": ("active", storage),
+    "storage-refused": ("active", storage_refused),
+    "storage-managed": ("active", storage_managed),
 }
 
 
@@ -202,7 +304,11 @@ def test_page_looks_and_access(
     name: str, width: str, world: World, open_page: Callable[..., Page]
 ) -> None:
     who, reach = PAGES[name]
-    signed_in = {"active": world.active_session, "pending": world.pending_session}
+    signed_in = {
+        "active": world.active_session,
+        "pending": world.pending_session,
+        "maker": world.maker_session,
+    }
     options = {"storage_state": signed_in[who]} if who else {}
     page = open_page(VIEWPORTS[width], **options)
     reach(page, world)
