@@ -106,9 +106,17 @@ def database_url(
 
 
 @pytest.fixture
-def app_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+def env_overrides() -> dict[str, str]:
+    """``CONTROLPLANE_*`` settings a test sets with ``@pytest.mark.parametrize``."""
+    return {}
+
+
+@pytest.fixture
+def app_env(database_url: str, tmp_path: Path, env_overrides: dict[str, str]) -> dict[str, str]:
     """Settings for the test app; a test may change them before asking for ``app``."""
-    return base_env(database_url, tmp_path / "instance")
+    env = base_env(database_url, tmp_path / "instance")
+    env.update(env_overrides)
+    return env
 
 
 @pytest.fixture

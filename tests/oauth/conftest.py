@@ -46,18 +46,6 @@ def pooled_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def env_overrides() -> dict[str, str]:
-    """``CONTROLPLANE_*`` settings a test sets with ``@pytest.mark.parametrize``."""
-    return {}
-
-
-@pytest.fixture
-def app_env(app_env: dict[str, str], env_overrides: dict[str, str]) -> dict[str, str]:
-    app_env.update(env_overrides)
-    return app_env
-
-
-@pytest.fixture
 def session(app: Flask) -> scoped_session[Any]:
     """The scoped session itself: ``run_cli`` removes the session after each verb."""
     return db.session
