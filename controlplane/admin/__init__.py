@@ -40,9 +40,11 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from controlplane.admin import auth, hostadmin, team, tenant
+    from controlplane.admin import auth, google, hostadmin, team, tenant
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(tenant.bp)
     app.register_blueprint(hostadmin.bp)
     app.register_blueprint(team.bp)
+    google.init_app(app)
+    app.context_processor(lambda: {"google_sign_in": google.enabled()})

@@ -32,6 +32,22 @@ class SignupForm(FlaskForm):
     submit = SubmitField("Create organization")
 
 
+class GoogleSignupForm(FlaskForm):
+    """Sign-up for a Google identity: the address and the proof come from Google."""
+
+    organization = StringField(
+        "Organization name",
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "organization"},
+    )
+    display_name = StringField(
+        "Your name",
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "name"},
+    )
+    submit = SubmitField("Create organization")
+
+
 class LoginForm(FlaskForm):
     email = EmailField(
         "Email", validators=[DataRequired(), Length(max=320)], render_kw={"autocomplete": "email"}

@@ -207,3 +207,12 @@ class MemberNotFound(NotFound):
 
 class LastOwner(Conflict):
     """A tenant keeps at least one owner: its last one can be neither demoted nor removed."""
+
+
+# --- Sign in with Google -----------------------------------------------------------------
+class UnverifiedGoogleEmail(Invalid):
+    """Google did not vouch for the address: it may not stand for an account here."""
+
+
+class GoogleIdentityTaken(Conflict):
+    """The account with that address is already linked to another Google identity."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import uuid
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from controlplane.models import User
 from controlplane.rules import outbox
-from controlplane.rules.errors import InvalidEmail, InvalidResetLink, UserExists, WeakPassword
+from controlplane.rules.errors import (
+    GoogleIdentityTaken,
+    InvalidEmail,
+    InvalidResetLink,
+    UnverifiedGoogleEmail,
+    UserExists,
+    WeakPassword,
+)
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; bound the work an attacker can ask for
@@ -95,6 +103,63 @@ def create(session: Session, email: str, password: str | None, *, display_name: 
     except IntegrityError:  # a concurrent sign-up with the same address won the race
         raise UserExists(f"an account for {normalized} already exists", field="email") from None
     return user
+
+
+@dataclass(frozen=True)
+class GoogleIdentity:
+    """What a verified Google ID token says about its holder (OpenID Connect Core §5.1)."""
+
+    subject: str
+    email: str | None
+    email_verified: bool
+    name: str = ""
+
+
+def account_for_google(session: Session, identity: GoogleIdentity) -> User | None:
+    """The account this Google identity signs in to, or None when it has none yet.
+
+    An identity signs in to the account it was linked to, whatever its address now says. It
+    links to an existing account only through an address Google verified: otherwise anyone
+    could add an unverified ``victim@example.com`` to a Google account and take the victim's
+    account here. Linking is recorded, so later sign-ins go by the subject alone.
+    """
+    linked = session.scalar(select(User).where(User.google_subject == identity.subject))
+    if linked is not None:
+        return linked
+    email = _verified_email(identity)
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        return None
+    if user.google_subject is not None:
+        raise GoogleIdentityTaken(
+            f"the account for {email} is linked to another Google account: sign in with that "
+            "one, or with your password",
+            field="email",
+        )
+    user.google_subject = identity.subject
+    session.flush()
+    return user
+
+
+def create_with_google(session: Session, identity: GoogleIdentity) -> User:
+    """A new account that signs in with Google only (no password until a reset sets one)."""
+    user = create(session, _verified_email(identity), None, display_name=identity.name)
+    user.google_subject = identity.subject
+    try:
+        session.flush()
+    except IntegrityError:  # the same identity finished a sign-up in another tab meanwhile
+        raise UserExists("this Google account already has an account here", field="email") from None
+    return user
+
+
+def _verified_email(identity: GoogleIdentity) -> str:
+    if not identity.email or not identity.email_verified:
+        raise UnverifiedGoogleEmail(
+            "Google has not verified the email address of this Google account, so it cannot "
+            "sign in here: verify it with Google, or sign in with your password",
+            field="email",
+        )
+    return normalize_email(identity.email)
 
 
 def create_host_admin(session: Session, email: str, password: str) -> User:

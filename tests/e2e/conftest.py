@@ -7,8 +7,6 @@ in a subprocess with the server's environment, as an operator would make them.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -22,30 +20,17 @@ from controlplane.extensions import db
 from controlplane.models import SigningKey
 from controlplane.rules import apps, plans, regions, tenants
 from tests.conftest import base_env
-from tests.e2e.helpers import NODE_DIR, SeededApp
+from tests.e2e.helpers import SeededApp
 from tests.support.gunicorn import ACCESS_FORMAT, Gunicorn, serve
+from tests.support.node import ensure_node_modules
 
 PLATFORM_URL = "http://localhost:8000"
 
 
 @pytest.fixture(scope="session", autouse=True)
 def node_modules() -> Path:
-    """tests/node's pinned packages, installed from the lockfile when missing (``npm ci``)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.fail("node and npm are needed for the end-to-end tests (openid-client, jose)")
-    modules = NODE_DIR / "node_modules"
-    if not modules.is_dir():
-        result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"npm ci in {NODE_DIR} failed:\n{result.stderr}")
-    return modules
+    """tests/node's pinned packages (openid-client, jose), installed from the lockfile."""
+    return ensure_node_modules()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 
 from controlplane.models import User
 from controlplane.rules import users
-from controlplane.rules.errors import InvalidEmail, UserExists, WeakPassword
+from controlplane.rules.errors import (
+    GoogleIdentityTaken,
+    InvalidEmail,
+    UnverifiedGoogleEmail,
+    UserExists,
+    WeakPassword,
+)
 from tests.rules.conftest import PRODUCTION_PASSWORD_HASHER
 from tests.rules.helpers import assert_nowhere_in_database, refused
 
@@ -161,3 +167,62 @@ def test_a_generated_password_is_strong_enough(session: Session) -> None:
     for password in generated:
         users.check_password_strength(password)
         assert len(password) >= 24
+
+
+# --- Google identities (SPEC §1 User: password and/or Google identity) ----------------------
+
+
+def google(subject: str, email: str | None, *, verified: bool = True) -> users.GoogleIdentity:
+    return users.GoogleIdentity(subject=subject, email=email, email_verified=verified, name="G")
+
+
+def test_a_verified_google_address_links_the_account_that_has_it(session: Session) -> None:
+    ada = users.create(session, "ada@example.com", PASSWORD)
+    assert users.account_for_google(session, google("sub-1", "ADA@example.com")) is ada
+    assert ada.google_subject == "sub-1"
+    assert ada.password_hash is not None  # linking keeps the password
+
+
+def test_a_linked_identity_finds_its_account_whatever_address_it_now_shows(
+    session: Session,
+) -> None:
+    ada = users.create(session, "ada@example.com", PASSWORD)
+    users.account_for_google(session, google("sub-1", "ada@example.com"))
+    assert users.account_for_google(session, google("sub-1", "ada@new.example")) is ada
+    assert users.account_for_google(session, google("sub-1", None, verified=False)) is ada
+
+
+def test_an_unknown_verified_identity_has_no_account_yet(session: Session) -> None:
+    assert users.account_for_google(session, google("sub-9", "new@example.com")) is None
+
+
+@pytest.mark.parametrize(
+    ("email", "verified"), [("ada@example.com", False), (None, True), ("", True)]
+)
+def test_an_unverified_or_missing_address_links_nothing(
+    session: Session, email: str | None, verified: bool
+) -> None:
+    ada = users.create(session, "ada@example.com", PASSWORD)
+    with pytest.raises(UnverifiedGoogleEmail):
+        users.account_for_google(session, google("sub-1", email, verified=verified))
+    assert ada.google_subject is None
+
+
+def test_an_account_linked_to_one_google_identity_refuses_another(session: Session) -> None:
+    ada = users.create(session, "ada@example.com", PASSWORD)
+    users.account_for_google(session, google("sub-1", "ada@example.com"))
+    with pytest.raises(GoogleIdentityTaken):
+        users.account_for_google(session, google("sub-2", "ada@example.com"))
+    assert ada.google_subject == "sub-1"
+
+
+def test_a_google_account_has_no_password_and_one_identity(session: Session) -> None:
+    grace = users.create_with_google(session, google("sub-7", "Grace@Example.com"))
+    assert (grace.email, grace.google_subject, grace.password_hash) == (
+        "grace@example.com",
+        "sub-7",
+        None,
+    )
+    assert users.authenticate(session, "grace@example.com", "") is None
+    with pytest.raises(UnverifiedGoogleEmail):
+        users.create_with_google(session, google("sub-8", "x@example.com", verified=False))
