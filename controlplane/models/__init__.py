@@ -3,6 +3,7 @@
 from controlplane.models.apps import App, StorageConfig, StorageProvider
 from controlplane.models.base import Base
 from controlplane.models.catalog import LicenseRegion, Plan, RegionDatabase
+from controlplane.models.operations import AdminClient, AppUsageDay, AuditEvent
 from controlplane.models.outbox import EmailStatus, OutboxEmail
 from controlplane.models.signing import KeyState, SigningKey
 from controlplane.models.tenancy import (
@@ -15,7 +16,10 @@ from controlplane.models.tenancy import (
 )
 
 __all__ = [
+    "AdminClient",
     "App",
+    "AppUsageDay",
+    "AuditEvent",
     "Base",
     "EmailStatus",
     "KeyState",
