@@ -7,6 +7,7 @@ retired between showing the form and submitting it is refused by the rule, with 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -24,6 +25,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from controlplane.models import StorageProvider
+from controlplane.rules.domains import normalize_domain
+from controlplane.rules.errors import DuplicateDomain, InvalidDomain, RuleError
 
 MAX_DOMAIN_INPUTS = 3
 
@@ -32,20 +35,55 @@ class DomainsField(Field):
     """Every ``domains`` input of the request (the page shows three), blanks dropped.
 
     All values reach the rule, so a fourth one sent by hand is refused there, not ignored.
+    The inputs as sent are kept in place, so a refused form shows each value where it was
+    typed, and a refusal beside the one input that holds the refused domain.
     """
 
     data: list[str]
+    entered: list[str] | None = None  # the inputs as sent, blanks included, in order
+    refused_input: int | None = None  # index in ``inputs()`` of the refused domain, if one was
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        self.data = [str(value).strip() for value in valuelist if str(value).strip()]
+        self.entered = [str(value) for value in valuelist]
+        self.data = [value.strip() for value in self.entered if value.strip()]
 
     def _value(self) -> str:
         return ""
 
     def inputs(self) -> list[str]:
-        """The values of the three inputs: what was entered, then blanks."""
-        values = list(self.data or [])
+        """The values of the three inputs: what was entered where it was, then blanks."""
+        values = list(self.entered if self.entered is not None else self.data or [])
         return values + [""] * max(0, MAX_DOMAIN_INPUTS - len(values))
+
+    def locate(self, err: RuleError) -> None:
+        """Put the rule's refusal (one of ``errors``) at the input holding the refused domain.
+
+        A refusal of the list itself (more than three) stays with the whole fieldset.
+        """
+        self.refused_input = refused_input(self.inputs(), err)
+
+
+def refused_input(values: Sequence[str], err: RuleError) -> int | None:
+    """Which of ``values`` the domain rule refused, or None when it refused the list.
+
+    ``normalize_domains`` checks the domains in order and stops at the first bad or repeated
+    one; doing the same finds it, and the rule's own message confirms it is that one.
+    """
+    if not isinstance(err, InvalidDomain | DuplicateDomain):
+        return None
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if not value.strip():
+            continue
+        try:
+            domain = normalize_domain(value.strip())
+        except InvalidDomain as invalid:
+            same = isinstance(err, InvalidDomain) and invalid.message == err.message
+            return index if same else None
+        if domain in seen:
+            return index if isinstance(err, DuplicateDomain) else None
+        seen.add(domain)
+    return None
 
 
 def new_nonce() -> str:

@@ -29,6 +29,7 @@ from controlplane.admin.app_forms import (
     PROVIDER_LABELS,
     ActionForm,
     CreateAppForm,
+    DomainsField,
     DomainsForm,
     PlanForm,
     RegenerateForm,
@@ -118,6 +119,8 @@ def show_rule_error(form: FlaskForm, err: RuleError) -> None:
     """The refusal beside the field that caused it (the submit button's when none did)."""
     field = form[FIELD_OF.get(err.field or "", "submit")]
     field.errors = [*field.errors, err.message]
+    if isinstance(field, DomainsField):
+        field.locate(err)  # beside the one domain input at fault
 
 
 def nonce_used_for(nonce: str | None) -> str | None:

@@ -232,20 +232,24 @@ def refused_create(
 
 
 @pytest.mark.parametrize(
-    ("domains", "message"),
+    ("domains", "beside", "message"),
     [
-        (["*.example.com"], "*"),
-        (["https://app.example.com/path"], "path"),
-        (["nodot"], ""),
-        (["app.example.com", "APP.example.com"], ""),
-        (["a.example.com", "b.example.com", "c.example.com", "d.example.com"], "at most 3"),
+        (["*.example.com"], "domains-1", "*"),
+        (["https://app.example.com/path"], "domains-1", "path"),
+        (["nodot"], "domains-1", ""),
+        (["app.example.com", "APP.example.com"], "domains-2", "same domain"),
+        (
+            ["a.example.com", "b.example.com", "c.example.com", "d.example.com"],
+            "domains",  # the list, not one of its domains
+            "at most 3",
+        ),
     ],
     ids=["wildcard", "path", "no-dot", "duplicate", "fourth-domain"],
 )
 def test_a_bad_domain_is_refused_beside_the_domains(
-    signed_in: FlaskClient, domains: list[str], message: str
+    signed_in: FlaskClient, domains: list[str], beside: str, message: str
 ) -> None:
-    res = refused_create(signed_in, create_form(domains=domains), "domains", message)
+    res = refused_create(signed_in, create_form(domains=domains), beside, message)
 
     # What was typed comes back, so it can be corrected.
     assert html.escape(domains[0]) in res.text
@@ -524,15 +528,23 @@ def test_domains_are_shown_and_saved_normalized(
 
 
 @pytest.mark.parametrize(
-    ("domains", "message"),
+    ("domains", "beside", "message"),
     [
-        (["https://*.example.com"], "*"),
-        (["a.example.com", "b.example.com", "c.example.com", "d.example.com"], "at most 3"),
+        (["https://*.example.com"], "domains-1", "*"),
+        (
+            ["a.example.com", "b.example.com", "c.example.com", "d.example.com"],
+            "domains",
+            "at most 3",
+        ),
     ],
     ids=["wildcard", "fourth-domain"],
 )
 def test_bad_domains_are_refused_and_nothing_is_saved(
-    signed_in: FlaskClient, owned_app: tuple[App, str], domains: list[str], message: str
+    signed_in: FlaskClient,
+    owned_app: tuple[App, str],
+    domains: list[str],
+    beside: str,
+    message: str,
 ) -> None:
     path = f"/apps/{owned_app[0].client_id}/domains"
     before = all_rows()
@@ -540,8 +552,71 @@ def test_bad_domains_are_refused_and_nothing_is_saved(
     res = submit(signed_in, path, {"domains": domains})
 
     assert res.status_code == 400
-    assert any(message in error for error in errors_beside(res, "domains"))
+    assert any(message in error for error in errors_beside(res, beside))
     assert all_rows() == before
+
+
+_DOMAIN_INPUT = re.compile(r'<input type="text" id="(domains-\d)"[^>]*>')
+
+
+def invalid_inputs(res: TestResponse) -> list[str]:
+    """The ids of the domain inputs marked invalid (``aria-invalid``)."""
+    return [
+        m.group(1) for m in _DOMAIN_INPUT.finditer(res.text) if 'aria-invalid="true"' in m.group(0)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("domains", "refused", "message"),
+    [
+        (["good.example.com", "*.example.com", "fine.example.org"], "domains-2", "wildcards"),
+        (["good.example.com", "", "https://bad.example.com/path"], "domains-3", "paths"),
+        (["bad..example.com", "good.example.com", ""], "domains-1", "empty label"),
+        (["", "a.example.com", "https://A.example.com/"], "domains-3", "same domain"),
+    ],
+    ids=["second", "third-after-a-blank", "first", "duplicate"],
+)
+def test_only_the_input_holding_the_refused_domain_carries_the_error(
+    signed_in: FlaskClient,
+    owned_app: tuple[App, str],
+    domains: list[str],
+    refused: str,
+    message: str,
+) -> None:
+    path = f"/apps/{owned_app[0].client_id}/domains"
+
+    res = submit(signed_in, path, {"domains": domains})
+
+    assert res.status_code == 400
+    # The refused input alone is marked invalid and described by the rule's message.
+    assert invalid_inputs(res) == [refused]
+    assert f'aria-describedby="{refused}-help"' in res.text
+    [error] = all_errors(res)
+    assert message in error
+    assert errors_beside(res, refused) == [error]
+    assert errors_beside(res, "domains") == []
+    assert 'class="field domains has-error"' not in res.text
+    assert res.text.count('class="domain has-error"') == 1
+    # Every value comes back in the input it was typed in, blanks included.
+    values = re.findall(
+        r'<input type="text" id="domains-\d" name="domains" value="([^"]*)"', res.text
+    )
+    assert [html.unescape(v) for v in values] == domains
+
+
+def test_a_refused_list_marks_every_domain_input(
+    signed_in: FlaskClient, owned_app: tuple[App, str]
+) -> None:
+    """More than three (a hand-made request): no single input is at fault, the list is."""
+    path = f"/apps/{owned_app[0].client_id}/domains"
+    domains = ["a.example.com", "b.example.com", "c.example.com", "d.example.com"]
+
+    res = submit(signed_in, path, {"domains": domains})
+
+    assert res.status_code == 400
+    assert invalid_inputs(res) == ["domains-1", "domains-2", "domains-3", "domains-4"]
+    assert 'class="field domains has-error"' in res.text
+    assert any("at most 3" in error for error in errors_beside(res, "domains"))
 
 
 # --- plan -------------------------------------------------------------------------------

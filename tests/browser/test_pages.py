@@ -233,13 +233,19 @@ def new_app(page: Page, world: World) -> None:
 
 
 def new_app_refused(page: Page, world: World) -> None:
-    """A bad domain: the rule's refusal beside the domains, nothing created."""
+    """A bad second domain: the rule's refusal beside that input alone, nothing created."""
     page.goto("/apps/new")
     page.get_by_label("App name").fill("Refused app")
-    page.get_by_label("Domain 1").fill("not a domain")
+    page.get_by_label("Domain 1").fill("app.initech.example")
+    page.get_by_label("Domain 2").fill("not a domain")
     page.get_by_role("button", name="Create app").click()
-    expect(page.locator(".field.has-error")).to_have_count(1)
-    expect(page.locator(".domains .error")).to_be_visible()
+    refused = page.get_by_label("Domain 2")
+    expect(refused).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("[aria-invalid=true]")).to_have_count(1)
+    expect(page.locator(".domain", has=refused).locator(".error")).to_contain_text(
+        "'not a domain': spaces"
+    )
+    expect(page.locator(".error")).to_have_count(1)
 
 
 def secret(page: Page, world: World) -> None:
