@@ -181,6 +181,8 @@ def apps() -> ResponseReturnValue:
     """The signed-in tenant's apps, and whether they can get tokens now."""
     membership = current_membership()
     if membership is None:
+        if current_user.is_host_admin:  # an operator's account: its work is at /admin
+            return redirect(url_for("hostadmin.overview"))
         return render_template("tenant/no_tenant.html")
     tenant = membership.tenant
     found = app_rules.list_for_tenant(db.session(), tenant)

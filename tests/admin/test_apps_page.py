@@ -152,12 +152,53 @@ def test_the_page_never_shows_a_client_secret(
 def test_a_person_without_an_organization_is_told_so(
     client: FlaskClient, session: scoped_session[Any]
 ) -> None:
-    users.create_host_admin(session, "root@example.com", "a long admin password")
+    users.create(session, "loner@example.com", "a long enough password")
     session.commit()
     session.remove()
-    sign_in(client, "root@example.com", "a long admin password")
+    sign_in(client, "loner@example.com", "a long enough password")
 
     page = client.get("/apps")
 
     assert page.status_code == 200
     assert "You are not in an organization yet" in page.text
+    assert 'href="/admin"' not in page.text
+
+
+def test_a_host_admin_without_an_organization_is_sent_to_the_host_administration(
+    client: FlaskClient, session: scoped_session[Any]
+) -> None:
+    users.create_host_admin(session, "root@example.com", "a long admin password")
+    session.commit()
+    session.remove()
+    sign_in(client, "root@example.com", "a long admin password")
+
+    res = client.get("/apps")
+
+    assert res.status_code == 302
+    assert res.headers["Location"] == "/admin"
+    # The team page has nothing to show either; it points there too.
+    team = client.get("/team")
+    assert "You are not in an organization yet" in team.text
+    assert '<a href="/admin">host administration</a>' in team.text
+
+
+def test_the_apps_table_names_the_region_not_the_database(
+    client: FlaskClient,
+    person: Person,
+    make_app: Callable[..., tuple[App, str]],
+    tenant_of: Callable[[str], Tenant],
+) -> None:
+    """The database code is the operator's business; the tenant chose a region."""
+    web, _ = make_app(tenant_of(person.tenant_id), name="web")
+    assert web.db_code == "eu-db-1"
+    sign_in(client, person.email)
+
+    page = client.get("/apps").text
+
+    [row] = [r for r in re.findall(r"<tr>(.*?)</tr>", page, re.S) if web.client_id in r]
+    cells = [
+        " ".join(html.unescape(re.sub(r"<[^>]+>", "", cell)).split())
+        for cell in re.findall(r"<td>(.*?)</td>", row, re.S)
+    ]
+    assert cells[2] == "Europe (EU)"
+    assert "eu-db-1" not in page

@@ -118,10 +118,11 @@ def test_overview_counts_tenants_apps_emails_and_shows_the_current_key(
 def test_the_admin_link_shows_for_host_admins_only(
     admin: FlaskClient, new_client: Callable[[], FlaskClient], person: Person
 ) -> None:
-    assert 'href="/admin"' in admin.get("/apps").text
+    assert 'href="/admin"' in admin.get("/team").text
     other = new_client()
     sign_in(other, person.email)
     assert 'href="/admin"' not in other.get("/apps").text
+    assert 'href="/admin"' not in other.get("/team").text
 
 
 # --- tenants -------------------------------------------------------------------------------
