@@ -55,17 +55,27 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
 
+    if settings.proxy_hops:
+        # Behind a load balancer: the client address (rate limits, audit) and scheme come
+        # from the X-Forwarded-* headers of that many trusted proxies, and from no one else.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
+
     from controlplane import health
 
     app.register_blueprint(health.bp)
 
+    # CONTROLPLANE_SERVE: each part registers its routes only where it is served; the signer
+    # and the token server exist everywhere (/readyz and the dashboard read the keys).
     from controlplane.oauth import views as oauth_views
 
-    oauth_views.init_app(app)
+    oauth_views.init_app(app, serve="token" in settings.serve)
 
     from controlplane import admin
 
-    admin.init_app(app)
+    admin.init_app(app, serve="dashboard" in settings.serve)
     # The token endpoint authenticates clients itself; CSRF protects browser forms only.
     admin.csrf.exempt(oauth_views.bp)
     _json_errors_for_machine_paths(app)

@@ -25,6 +25,8 @@ from sqlalchemy.exc import ArgumentError
 log = logging.getLogger(__name__)
 
 PREFIX = "CONTROLPLANE_"
+# The parts one process can serve (CONTROLPLANE_SERVE), so each can scale on its own.
+PARTS = ("token", "dashboard", "api")
 SIGNING_ALGS = ("RS256", "ES256")
 
 
@@ -63,6 +65,12 @@ class Settings:
     google_client_secret: str | None = field(repr=False)
     google_metadata_url: str
     instance_path: str
+    # Operations (issue #6)
+    serve: frozenset[str] = frozenset(PARTS)
+    ratelimit_storage_url: str = "memory://"
+    ratelimit_failed_auth_per_client: str = "10/minute"
+    ratelimit_failed_auth_per_address: str = "30/minute"
+    proxy_hops: int = 0
 
     def __repr__(self) -> str:
         # The database URL may carry a password: shown masked, as the other secrets are hidden.
@@ -135,6 +143,19 @@ class Settings:
                 or "https://accounts.google.com/.well-known/openid-configuration",
             ),
             instance_path=instance,
+            serve=_parts(get("SERVE")),
+            ratelimit_storage_url=_storage_url(get("RATELIMIT_STORAGE_URL") or "memory://"),
+            ratelimit_failed_auth_per_client=_rate(
+                "RATELIMIT_FAILED_AUTH_PER_CLIENT",
+                get("RATELIMIT_FAILED_AUTH_PER_CLIENT"),
+                "10/minute",
+            ),
+            ratelimit_failed_auth_per_address=_rate(
+                "RATELIMIT_FAILED_AUTH_PER_ADDRESS",
+                get("RATELIMIT_FAILED_AUTH_PER_ADDRESS"),
+                "30/minute",
+            ),
+            proxy_hops=_int("PROXY_HOPS", get("PROXY_HOPS"), 0, low=0, high=5),
         )
 
 
@@ -278,3 +299,46 @@ def _encryption_keys(raw: str | None, secret_key: str) -> tuple[bytes, ...]:
             ) from None
         keys.append(key)
     return tuple(keys)
+
+
+def _parts(raw: str | None) -> frozenset[str]:
+    """``CONTROLPLANE_SERVE``: the parts this process serves (``all`` by default).
+
+    For example ``token`` (token endpoint, discovery, JWKS) on the hosts that take the load,
+    ``dashboard,api`` on the back-office host.
+    """
+    if raw is None or raw.strip().lower() == "all":
+        return frozenset(PARTS)
+    names = {name.strip().lower() for name in raw.split(",") if name.strip()}
+    unknown = names - set(PARTS)
+    if not names or unknown:
+        raise ConfigError(
+            f"{PREFIX}SERVE must be 'all' or a comma-separated list of {', '.join(PARTS)}, "
+            f"got {raw!r}"
+        )
+    return frozenset(names)
+
+
+def _storage_url(raw: str) -> str:
+    """The rate limiter's storage (Flask-Limiter / ``limits``): memory or Redis."""
+    scheme = urlsplit(raw).scheme.lower()
+    if scheme not in ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster"):
+        raise ConfigError(
+            f"{PREFIX}RATELIMIT_STORAGE_URL must be memory:// or a redis:// URL, got scheme "
+            f"{scheme!r}"
+        )
+    return raw
+
+
+def _rate(name: str, raw: str | None, default: str) -> str:
+    """A rate in ``limits`` notation (``10/minute``, ``100 per hour``)."""
+    from limits import parse_many
+
+    value = raw or default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"{PREFIX}{name} must be a rate such as '10/minute', got {value!r}"
+        ) from None
+    return value

@@ -300,3 +300,48 @@ def test_create_app_accepts_a_relative_instance_path(
     with app.app_context():
         default_db = (tmp_path / "instance" / "controlplane.db").resolve()
         assert state().settings.database_url == f"sqlite:///{default_db}"
+
+
+# --- operations (issue #6) -----------------------------------------------------------------
+
+
+def test_operations_defaults(settings_from: Callable[..., Settings]) -> None:
+    settings = settings_from()
+    assert settings.serve == frozenset({"token", "dashboard", "api"})
+    assert settings.ratelimit_storage_url == "memory://"
+    assert settings.ratelimit_failed_auth_per_client == "10/minute"
+    assert settings.ratelimit_failed_auth_per_address == "30/minute"
+    assert settings.proxy_hops == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "parts"),
+    [
+        ("all", {"token", "dashboard", "api"}),
+        ("token", {"token"}),
+        (" Dashboard , api ", {"dashboard", "api"}),
+    ],
+)
+def test_serve_names_the_parts(
+    settings_from: Callable[..., Settings], raw: str, parts: set[str]
+) -> None:
+    assert settings_from(SERVE=raw).serve == parts
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SERVE", "tokens"),
+        ("SERVE", ",,"),
+        ("RATELIMIT_STORAGE_URL", "memcached://localhost"),
+        ("RATELIMIT_FAILED_AUTH_PER_CLIENT", "ten a minute"),
+        ("RATELIMIT_FAILED_AUTH_PER_ADDRESS", "5/fortnight"),
+        ("PROXY_HOPS", "-1"),
+        ("PROXY_HOPS", "many"),
+    ],
+)
+def test_bad_operations_settings_name_the_variable(
+    settings_from: Callable[..., Settings], name: str, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"CONTROLPLANE_{name}"):
+        settings_from(**{name: value})

@@ -25,7 +25,7 @@ def _load_user(session_id: str) -> User | None:
     return users.by_session_id(db.session(), session_id)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, *, serve: bool = True) -> None:
     settings = app.extensions["controlplane"].settings
     app.config.update(
         # Secure when the dashboard is served over https (SPEC issue #5); HttpOnly, Lax always.
@@ -38,6 +38,8 @@ def init_app(app: Flask) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
     csrf.init_app(app)
+    if not serve:
+        return
     login_manager.init_app(app)
 
     from controlplane.admin import auth, google, hostadmin, team, tenant

@@ -25,7 +25,7 @@ FORM = "application/x-www-form-urlencoded"
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, *, serve: bool = True) -> None:
     state = app.extensions["controlplane"]
     signer = keys.Signer(
         state.encryptor,
@@ -36,7 +36,8 @@ def init_app(app: Flask) -> None:
     app.extensions["controlplane.token_server"] = TokenServer(app, signer)
     # Authlib logs client ids and, in its grants, issued tokens at DEBUG: never below INFO.
     logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger().level))
-    app.register_blueprint(bp)
+    if serve:
+        app.register_blueprint(bp)
 
 
 def _error(error: Exception) -> Response:
