@@ -63,9 +63,14 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
 
-    from controlplane import health
+    # Operations (#6): the request log's hooks first, so its timer starts before the others;
+    # /metrics in every part; failed-authentication counters for the token endpoint.
+    from controlplane import health, metrics, ratelimit, requestlog
 
+    requestlog.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
+    ratelimit.init_app(app, on_storage_error=metrics.record_ratelimit_storage_error)
 
     # CONTROLPLANE_SERVE: each part registers its routes only where it is served; the signer
     # and the token server exist everywhere (/readyz and the dashboard read the keys).
@@ -133,12 +138,15 @@ def _json_errors_for_machine_paths(app: Flask) -> None:
 
 
 def _engine_options(url: str) -> dict[str, Any]:
+    # hide_parameters: a database error's text (logged with its traceback) never carries a
+    # statement's values, which may be credentials or personal data (SPEC §3).
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
     # pre_ping: a connection broken by a database restart is replaced, not handed out.
     # Timeouts: a hung database answers 503 within seconds instead of holding every worker
     # until gunicorn kills it.
     return {
+        "hide_parameters": True,
         "pool_pre_ping": True,
         "pool_size": 5,
         "max_overflow": 5,

@@ -42,6 +42,10 @@ def base_env(database_url: str, instance: Path) -> dict[str, str]:
         "CONTROLPLANE_INSTANCE_PATH": str(instance),
         "CONTROLPLANE_ISSUER": "http://localhost:8000",
         "CONTROLPLANE_SMTP_URL": "",
+        # Suites that send many wrong secrets on purpose are not about rate limits:
+        # tests/ops sets the limits it tests.
+        "CONTROLPLANE_RATELIMIT_FAILED_AUTH_PER_CLIENT": "100000/minute",
+        "CONTROLPLANE_RATELIMIT_FAILED_AUTH_PER_ADDRESS": "100000/minute",
     }
 
 

@@ -10,11 +10,17 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from controlplane import keys
+from controlplane import keys, ratelimit
 from controlplane.app import settings
 from controlplane.extensions import db
 from controlplane.models import KeyState, SigningKey
-from controlplane.oauth.errors import InvalidRequest, TemporarilyUnavailable, UnsupportedGrantType
+from controlplane.oauth import outcome
+from controlplane.oauth.errors import (
+    InvalidRequest,
+    TemporarilyUnavailable,
+    TooManyFailedAuthentications,
+    UnsupportedGrantType,
+)
 from controlplane.oauth.server import TokenServer
 
 bp = Blueprint("oauth", __name__)
@@ -98,6 +104,14 @@ def token() -> ResponseReturnValue:
         db.session.rollback()
         log.exception("token request failed")
         return _error(TemporarilyUnavailable())
+    if issued.status_code == 401:
+        # Counted only now that authentication has failed: a success never waits on the
+        # rate-limit storage, and a correct secret is never refused (docs/operations.md).
+        wait = ratelimit.limiter().retry_after(
+            outcome.presented_client_id(request), request.remote_addr
+        )
+        if wait is not None:
+            return _error(TooManyFailedAuthentications(wait))
     return issued
 
 
