@@ -12,12 +12,11 @@ client_id (as presented, never the secret) and outcome (``issued`` or ``refused:
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from time import perf_counter
-from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, request
 
 from controlplane import logs, metrics
 from controlplane.oauth import outcome
@@ -28,6 +27,8 @@ HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 ISSUING_VIEW = "oauth.token"
 MAX_USER_AGENT = 200
+# Per request, in the WSGI environ: (start time, request id, context-variable token).
+_KEY = "controlplane.request"
 
 
 def init_app(app: Flask) -> None:
@@ -40,46 +41,54 @@ def init_app(app: Flask) -> None:
 def request_id_from(value: str | None) -> str:
     if value is not None and _SANE_ID.fullmatch(value):
         return value
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
+# The hooks run on every request: each reaches the request through its proxy once.
 def _start() -> None:
-    g.cp_started = perf_counter()
-    rid = request_id_from(request.headers.get(HEADER))
-    g.cp_request_id = rid
-    g.cp_request_id_token = logs.request_id.set(rid)
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    rid = request_id_from(req.headers.get(HEADER))
+    req.environ[_KEY] = (perf_counter(), rid, logs.request_id.set(rid))
 
 
 def _finish(response: Response) -> Response:
-    started: float | None = g.get("cp_started")
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    started, rid, _token = req.environ.get(_KEY) or (None, request_id_from(None), None)
     seconds = perf_counter() - started if started is not None else 0.0
-    rid: str = g.get("cp_request_id") or request_id_from(None)
     response.headers[HEADER] = rid
-    fields: dict[str, Any] = {
-        "method": request.method,
-        "path": logs.redact_path(request.path),
-        "status": response.status_code,
-        "duration_ms": round(seconds * 1000, 3),
-        "remote_addr": request.remote_addr,
-    }
-    if request.endpoint == ISSUING_VIEW:
-        result = outcome.of(response)
+    result = outcome.of(response) if req.endpoint == ISSUING_VIEW else None
+    if result is not None:
         metrics.record_token(result, seconds)
-        fields["client_id"] = outcome.presented_client_id(request)
+    if not log.isEnabledFor(logging.INFO):  # e.g. --log-level warning: build nothing
+        return response
+    status = response.status_code
+    path = logs.redact_path(req.path)
+    # A record made here, not through log.info(): no caller lookup (stack walk) per request.
+    record = log.makeRecord(
+        log.name, logging.INFO, "", 0, "%s %s %s", (req.method, path, status), None
+    )
+    fields = record.__dict__
+    fields["method"] = req.method
+    fields["path"] = path
+    fields["status"] = status
+    fields["duration_ms"] = round(seconds * 1000, 3)
+    fields["remote_addr"] = req.remote_addr
+    if result is not None:
+        fields["client_id"] = outcome.presented_client_id(req)
         fields["outcome"] = result if result == outcome.ISSUED else f"refused:{result}"
-    agent = request.headers.get("User-Agent")
+    agent = req.headers.get("User-Agent")
     if agent:
         fields["user_agent"] = agent[:MAX_USER_AGENT]
     if started is None:  # a hook before ours answered: no id was set for this request
         fields["request_id"] = rid
-    log.info("%s %s %s", fields["method"], fields["path"], fields["status"], extra=fields)
+    log.handle(record)
     return response
 
 
 def _forget(error: BaseException | None) -> None:
-    token = g.pop("cp_request_id_token", None)
-    if token is not None:
+    state = request.environ.pop(_KEY, None)
+    if state is not None:
         try:
-            logs.request_id.reset(token)
+            logs.request_id.reset(state[2])
         except ValueError:  # torn down in another context than it was set in
             logs.request_id.set(None)
