@@ -6,6 +6,9 @@ scrape must report the requests that both workers served.
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Callable
 
 import requests
@@ -82,3 +85,24 @@ def test_counters_and_histograms_are_summed_across_workers(
         assert value(samples, "controlplane_database_up") == 1
         # An active tenant's welcome and activation emails, never sent in this test.
         assert value(samples, "controlplane_outbox_emails", status="pending") == 2
+
+
+def test_a_replaced_worker_keeps_its_counts_in_the_sum(
+    seeded: Seeded, start_server: Callable[..., Gunicorn]
+) -> None:
+    """Counters never go backwards when gunicorn replaces a worker (child_exit)."""
+    server = start_server()
+    a = seeded.clients["a"]
+    issued = on_every_worker(
+        server, lambda agent: request_token(server, a.client_id, a.secret, agent), ok
+    )
+    old = server.worker_pids()
+    os.kill(min(old), signal.SIGKILL)  # one of the two workers of the server this test started
+    deadline = time.monotonic() + 20
+    while len(server.worker_pids() - old) < 1 or len(server.worker_pids()) < 2:
+        assert time.monotonic() < deadline, "gunicorn did not replace the worker"
+        time.sleep(0.1)
+
+    for n in range(6):
+        samples = scrape(server, f"after-kill-{n}")
+        assert value(samples, "controlplane_tokens_issued_total") == len(issued)

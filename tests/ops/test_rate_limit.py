@@ -215,3 +215,24 @@ def test_a_storage_outage_fails_open_and_is_logged(
     after = parse(client.get("/metrics").get_data(as_text=True))
     errors = "controlplane_ratelimit_storage_errors_total"
     assert value(after, errors) - value(before, errors) == 4
+
+
+@pytest.mark.parametrize(
+    "env_overrides",
+    [{**ADDRESS_LIMIT_3, "CONTROLPLANE_PROXY_HOPS": "1"}],
+    ids=["behind-one-proxy"],
+)
+def test_behind_a_proxy_the_address_is_the_forwarded_one(client: FlaskClient) -> None:
+    """CONTROLPLANE_PROXY_HOPS=1: the proxy's own address is not the one counted."""
+
+    def failed(forwarded_for: str) -> int:
+        res = client.post(
+            TOKEN,
+            data=GRANT,
+            headers={"Authorization": basic("guess", "wrong"), "X-Forwarded-For": forwarded_for},
+            environ_base={"REMOTE_ADDR": "10.0.0.1"},  # the proxy
+        )
+        return res.status_code
+
+    assert [failed("203.0.113.7") for _ in range(4)] == [401, 401, 401, 429]
+    assert failed("198.51.100.1") == 401
