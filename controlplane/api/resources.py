@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from controlplane import keys, mail, serialize
 from controlplane.api import schemas
@@ -409,7 +410,7 @@ def rotate_keys(body: dict[str, Any]) -> Any:
 
 # --- outbox --------------------------------------------------------------------------------
 @outbox_bp.get("")
-@outbox_bp.arguments(schemas.OutboxQuery, location="query")
+@outbox_bp.arguments(schemas.OutboxQuery, location="query", unknown=RAISE)
 @outbox_bp.response(200, schemas.Email(many=True))
 def list_emails(query: dict[str, Any]) -> Any:
     """Outbox emails, newest first; ``status=pending`` or ``failed`` for what needs care."""
@@ -427,7 +428,7 @@ def retry_email(email_id: int) -> Any:
 
 # --- audit ---------------------------------------------------------------------------------
 @audit_bp.get("")
-@audit_bp.arguments(schemas.AuditQuery, location="query")
+@audit_bp.arguments(schemas.AuditQuery, location="query", unknown=RAISE)
 @audit_bp.response(200, schemas.AuditPage)
 def list_audit_events(query: dict[str, Any]) -> Any:
     """State changes, newest first; page with ``before_id`` (keyset: stable under inserts)."""
