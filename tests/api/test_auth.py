@@ -30,7 +30,7 @@ def _b64(data: dict[str, Any]) -> str:
 
 @pytest.fixture
 def forge(app: Flask, token: str) -> Callable[..., str]:
-    """Sign claims with the server's real current key (or ``key``): tokens the server never issued."""
+    """Sign claims with the real current key (or ``key``): tokens the server never issued."""
 
     def sign(
         changes: dict[str, Any] | None = None,
