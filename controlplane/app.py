@@ -83,6 +83,10 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     admin.init_app(app, serve="dashboard" in settings.serve)
     # The token endpoint authenticates clients itself; CSRF protects browser forms only.
     admin.csrf.exempt(oauth_views.bp)
+
+    from controlplane import api
+
+    api.init_app(app, serve="api" in settings.serve)
     _json_errors_for_machine_paths(app)
 
     from controlplane.cli import register_commands
@@ -107,6 +111,8 @@ def _json_errors_for_machine_paths(app: Flask) -> None:
         if not request.path.startswith(MACHINE_PATHS):
             return error
         code = error.code or 500
+        if request.path.startswith("/api/"):
+            return _api_problem(error, code)
         if code == 500:
             # Unexpected: the cause is logged by Flask; the client gets the protocol's shape
             # with no exception text.
@@ -135,6 +141,21 @@ def _json_errors_for_machine_paths(app: Flask) -> None:
         if code == 405 and valid:
             response.headers["Allow"] = ", ".join(m for m in valid if m != "OPTIONS")
         return response
+
+
+def _api_problem(error: HTTPException, code: int) -> ResponseReturnValue:
+    """The admin API's one error shape (RFC 9457) for routing errors too."""
+    from controlplane.api.problems import problem
+
+    if code >= 500:
+        return problem(500, "unexpected error, retry later")
+    valid = getattr(error, "valid_methods", None)
+    allow = ", ".join(m for m in valid or () if m != "OPTIONS")
+    return problem(
+        code,
+        "no such endpoint" if code == 404 else (error.description or error.name),
+        headers={"Allow": allow} if code == 405 and allow else None,
+    )
 
 
 def _engine_options(url: str) -> dict[str, Any]:
