@@ -148,7 +148,8 @@ def metadata() -> dict[str, Any]:
         "response_types_supported": ["none"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "scopes_supported": [],
+        # Only admin clients get a scope (``admin``, for /api/v1); tenant apps get none.
+        "scopes_supported": ["admin"],
         "claims_supported": [
             "iss",
             "aud",
@@ -165,6 +166,7 @@ def metadata() -> dict[str, Any]:
             "allowed_domain_2",
             "allowed_domain_3",
             "limits",
+            "scope",
         ],
         "access_token_signing_alg_values_supported": algs,
     }
