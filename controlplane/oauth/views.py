@@ -148,8 +148,9 @@ def metadata() -> dict[str, Any]:
         "response_types_supported": ["none"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        # Only admin clients get a scope (``admin``, for /api/v1); tenant apps get none.
-        "scopes_supported": ["admin"],
+        # Empty: OpenID Connect Discovery §3 requires "openid" in a non-empty list, and no
+        # OpenID scope is served; admin clients' ``admin`` scope is documented in docs/api.md.
+        "scopes_supported": [],
         "claims_supported": [
             "iss",
             "aud",
