@@ -146,7 +146,11 @@ def _tenants_page(failed: Failed) -> str:
         session.execute(select(App.tenant_id, func.count()).group_by(App.tenant_id)).all()
     )
     rows = []
-    for tenant in tenants.list_all(session):
+    # Those awaiting activation first: they are what a host admin comes here for.
+    waiting_first = sorted(
+        tenants.list_all(session), key=lambda t: t.status != TenantStatus.PENDING_ACTIVATION
+    )
+    for tenant in waiting_first:
         key = str(tenant.id)
         limit_form = failed.get(f"limit-{key}") or AppLimitForm(
             formdata=None, app_limit=tenant.app_limit
@@ -411,7 +415,8 @@ def _outbox_page(failed: Failed) -> str:
     session = db.session()
     listed = {
         status: mail.list_emails(session, status=status)
-        for status in (EmailStatus.PENDING.value, EmailStatus.FAILED.value)
+        # Failed first: they wait for a host admin; pending ones go out by themselves.
+        for status in (EmailStatus.FAILED.value, EmailStatus.PENDING.value)
     }
     return render_template(
         "hostadmin/outbox.html",
