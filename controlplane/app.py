@@ -63,7 +63,9 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
 
-    from controlplane import health
+    from controlplane import health, usage
+
+    usage.init_app(app)  # tokens issued per app per day, counted in memory, flushed in batches
 
     app.register_blueprint(health.bp)
 

@@ -125,6 +125,8 @@ def app(app_env: dict[str, str]) -> Iterator[Flask]:
     flask_app.config["TESTING"] = True
     with flask_app.app_context():
         yield flask_app
+        # The usage flusher stops with the test: its database is about to go.
+        flask_app.extensions["controlplane.usage"].close(flush=False)
         db.session.remove()
         # Sessions a test opened itself (or detached from the scoped one) give back their
         # connections too, so PostgreSQL never sees a leaked one.

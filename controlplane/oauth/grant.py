@@ -6,6 +6,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 
+from controlplane import usage
 from controlplane.oauth.errors import UnauthorizedClient
 from controlplane.rules.apps import TokenSubject, check_token_eligibility
 from controlplane.rules.errors import TokenRefused
@@ -58,4 +59,6 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         # Authlib's own version logs the issued token at DEBUG; this one never logs it.
         token = self.generate_token(scope=None, include_refresh_token=False)
+        client: AppClient = self.request.client
+        usage.count_token(client.subject.app_id)  # in memory: no SQL on the token path
         return 200, token, self.TOKEN_RESPONSE_HEADER
