@@ -42,6 +42,9 @@ def base_env(database_url: str, instance: Path) -> dict[str, str]:
         "CONTROLPLANE_INSTANCE_PATH": str(instance),
         "CONTROLPLANE_ISSUER": "http://localhost:8000",
         "CONTROLPLANE_SMTP_URL": "",
+        # Usage counts reach the database when a test flushes them (or the process exits),
+        # never in the middle of a test that counts statements.
+        "CONTROLPLANE_USAGE_FLUSH_SECONDS": "3600",
     }
 
 
