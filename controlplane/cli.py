@@ -26,8 +26,8 @@ from controlplane import keys, serialize
 from controlplane.app import create_app, state
 from controlplane.config import ConfigError
 from controlplane.extensions import db
+from controlplane.rules import admin_clients, audit, outbox, plans, regions, tenants, users
 from controlplane.rules import apps as app_rules
-from controlplane.rules import audit, outbox, plans, regions, tenants, users
 from controlplane.rules import usage as usage_rules
 from controlplane.rules.errors import RuleError
 
@@ -842,6 +842,81 @@ def audit_list(
     emit(as_json, [serialize.audit_event(e) for e in found], "\n".join(lines) or "no events")
 
 
+# --- admin-client --------------------------------------------------------------------------
+admin_client_cli = Verbs("admin-client", help="Admin API clients (/api/v1).")
+
+
+@admin_client_cli.command("create")
+@click.argument("name")
+@json_option
+def admin_client_create(name: str, as_json: bool) -> None:
+    """Create an admin API client; its client secret is printed this once."""
+    with rule_errors_exit():
+        issued = admin_clients.create(db.session(), name)
+        db.session.commit()
+    client_id = issued.client.client_id
+    emit(
+        as_json,
+        {"client_id": client_id, "client_secret": issued.client_secret},
+        f"client_id:     {client_id}\nclient_secret: {issued.client_secret}\n"
+        "Store the secret now: it is not shown again.",
+    )
+
+
+@admin_client_cli.command("list")
+@json_option
+def admin_client_list(as_json: bool) -> None:
+    """List admin API clients (never their secrets)."""
+    with rule_errors_exit():
+        found = admin_clients.list_all(db.session())
+        payload = [serialize.admin_client(c) for c in found]
+    lines = [f"{c.client_id}\t{'enabled' if c.enabled else 'disabled'}\t{c.name}" for c in found]
+    emit(as_json, payload, "\n".join(lines) or "no admin clients")
+
+
+def _admin_client_set_enabled(client_id: str, enabled: bool, as_json: bool) -> None:
+    with rule_errors_exit():
+        client = admin_clients.set_enabled(
+            db.session(), admin_clients.get(db.session(), client_id), enabled
+        )
+        db.session.commit()
+        payload = serialize.admin_client(client)
+    emit(as_json, payload, f"admin client {client_id} {'enabled' if enabled else 'disabled'}")
+
+
+@admin_client_cli.command("enable")
+@click.argument("client_id")
+@json_option
+def admin_client_enable(client_id: str, as_json: bool) -> None:
+    """Let an admin client get tokens again."""
+    _admin_client_set_enabled(client_id, True, as_json)
+
+
+@admin_client_cli.command("disable")
+@click.argument("client_id")
+@json_option
+def admin_client_disable(client_id: str, as_json: bool) -> None:
+    """Refuse new tokens to an admin client (tokens already issued expire on their own)."""
+    _admin_client_set_enabled(client_id, False, as_json)
+
+
+@admin_client_cli.command("regenerate-secret")
+@click.argument("client_id")
+@json_option
+def admin_client_regenerate_secret(client_id: str, as_json: bool) -> None:
+    """Issue a new secret; the old one stops working at once."""
+    with rule_errors_exit():
+        issued = admin_clients.regenerate_secret(
+            db.session(), admin_clients.get(db.session(), client_id)
+        )
+        db.session.commit()
+    emit(
+        as_json,
+        {"client_id": client_id, "client_secret": issued.client_secret},
+        f"client_secret: {issued.client_secret}\nStore the secret now: it is not shown again.",
+    )
+
+
 # --- bench ---------------------------------------------------------------------------------
 bench_cli = Verbs("bench", help="Load-test data (never on a production database).")
 
@@ -875,6 +950,7 @@ GROUPS = (
     keys_cli,
     audit_cli,
     bench_cli,
+    admin_client_cli,
 )
 
 

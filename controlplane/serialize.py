@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from controlplane.models import (
+    AdminClient,
     App,
     AuditEvent,
     LicenseRegion,
@@ -122,6 +123,16 @@ def signing_key(k: SigningKey, *, published: bool) -> dict[str, Any]:
     }
 
 
+def admin_client(c: AdminClient) -> dict[str, Any]:
+    """An admin API client; never its secret (only ``create`` and ``regenerate`` show one)."""
+    return {
+        "client_id": c.client_id,
+        "name": c.name,
+        "enabled": c.enabled,
+        "created_at": _time(c.created_at),
+    }
+
+
 def audit_event(e: AuditEvent) -> dict[str, Any]:
     """One audit event as recorded (its details never hold a secret: see rules.audit)."""
     return {
@@ -133,5 +144,5 @@ def audit_event(e: AuditEvent) -> dict[str, Any]:
         "target_type": e.target_type,
         "target_id": e.target_id,
         "tenant_id": str(e.tenant_id) if e.tenant_id is not None else None,
-        "details": e.details,
+        "details": dict(e.details or {}),
     }

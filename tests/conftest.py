@@ -45,6 +45,10 @@ def base_env(database_url: str, instance: Path) -> dict[str, str]:
         # Usage counts reach the database when a test flushes them (or the process exits),
         # never in the middle of a test that counts statements.
         "CONTROLPLANE_USAGE_FLUSH_SECONDS": "3600",
+        # Suites that send many wrong secrets on purpose are not about rate limits:
+        # tests/ops sets the limits it tests.
+        "CONTROLPLANE_RATELIMIT_FAILED_AUTH_PER_CLIENT": "100000/minute",
+        "CONTROLPLANE_RATELIMIT_FAILED_AUTH_PER_ADDRESS": "100000/minute",
     }
 
 
