@@ -65,7 +65,9 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
 
     # Operations (#6): the request log's hooks first, so its timer starts before the others;
     # /metrics in every part; failed-authentication counters for the token endpoint.
-    from controlplane import health, metrics, ratelimit, requestlog
+    from controlplane import health, metrics, ratelimit, requestlog, usage
+
+    usage.init_app(app)  # tokens issued per app per day, counted in memory, flushed in batches
 
     requestlog.init_app(app)
     app.register_blueprint(health.bp)

@@ -134,6 +134,7 @@ def admin_client(c: AdminClient) -> dict[str, Any]:
 
 
 def audit_event(e: AuditEvent) -> dict[str, Any]:
+    """One audit event as recorded (its details never hold a secret: see rules.audit)."""
     return {
         "id": e.id,
         "at": _time(e.at),

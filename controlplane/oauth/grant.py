@@ -6,6 +6,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 
+from controlplane import usage
 from controlplane.oauth.errors import UnauthorizedClient
 from controlplane.rules.admin_clients import AdminSubject
 from controlplane.rules.apps import TokenSubject, check_token_eligibility
@@ -77,4 +78,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         # Authlib's own version logs the issued token at DEBUG; this one never logs it.
         token = self.generate_token(scope=None, include_refresh_token=False)
+        client: AppClient | AdminTokenClient = self.request.client
+        if isinstance(client, AppClient):  # tenant apps' usage; admin clients have none
+            usage.count_token(client.subject.app_id)  # in memory: no SQL on the token path
         return 200, token, self.TOKEN_RESPONSE_HEADER

@@ -507,6 +507,8 @@ def test_the_url_map_holds_every_admin_page(app: Flask) -> None:
         "hostadmin.outbox_list",
         "hostadmin.keys_rotate",
         "hostadmin.outbox_retry",
+        "hostadmin.audit_list",
+        "hostadmin.tenant_show",
     } <= endpoints
 
 
