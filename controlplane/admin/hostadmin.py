@@ -142,18 +142,45 @@ class TenantRow:
     action_form: FlaskForm | None
 
 
+TENANTS_PER_PAGE = 50
+
+
+def _uuid_or_none(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
 def _tenants_page(failed: Failed) -> str:
     session = db.session()
     default = settings().max_apps_per_tenant
-    app_counts = dict(
-        session.execute(select(App.tenant_id, func.count()).group_by(App.tenant_id)).all()
+    search = request.args.get("q", "")[:200]
+    page_number = request.args.get("page", "1")
+    number = int(page_number) if page_number.isdigit() and 0 < int(page_number) < 100_000 else 1
+    # A refused form comes back with its own tenant's row, whatever page it was sent from.
+    only = _uuid_or_none(next(iter(failed), "").partition("-")[2]) if failed else None
+    found, more = tenants.page(
+        session,
+        search=search,
+        offset=(number - 1) * TENANTS_PER_PAGE,
+        limit=TENANTS_PER_PAGE,
+        tenant_id=only,
+    )
+    ids = [t.id for t in found]
+    app_counts = (
+        dict(
+            session.execute(
+                select(App.tenant_id, func.count())
+                .where(App.tenant_id.in_(ids))
+                .group_by(App.tenant_id)
+            ).all()
+        )
+        if ids
+        else {}
     )
     rows = []
-    # Those awaiting activation first: they are what a host admin comes here for.
-    waiting_first = sorted(
-        tenants.list_all(session), key=lambda t: t.status != TenantStatus.PENDING_ACTIVATION
-    )
-    for tenant in waiting_first:
+    for tenant in found:
         key = str(tenant.id)
         limit_form = failed.get(f"limit-{key}") or AppLimitForm(
             formdata=None, app_limit=tenant.app_limit
@@ -168,7 +195,15 @@ def _tenants_page(failed: Failed) -> str:
                 action_form=failed.get(f"action-{key}"),
             )
         )
-    return render_template("hostadmin/tenants.html", rows=rows, default_limit=default)
+    return render_template(
+        "hostadmin/tenants.html",
+        rows=rows,
+        default_limit=default,
+        search=search,
+        page=number,
+        more=more,
+        single=bool(failed),
+    )
 
 
 @bp.get("/tenants")

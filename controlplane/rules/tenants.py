@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from controlplane.models import Membership, Role, Tenant, TenantStatus, User
 from controlplane.rules import audit, outbox, users
@@ -36,6 +36,36 @@ def get(session: Session, tenant_id: str | uuid.UUID, *, for_update: bool = Fals
 
 def list_all(session: Session) -> Sequence[Tenant]:
     return session.scalars(select(Tenant).order_by(Tenant.created_at, Tenant.name)).all()
+
+
+def page(
+    session: Session,
+    *,
+    search: str = "",
+    offset: int = 0,
+    limit: int = 50,
+    tenant_id: uuid.UUID | None = None,
+) -> tuple[Sequence[Tenant], bool]:
+    """One page of tenants for a person to read, those awaiting activation first.
+
+    A platform may hold a hundred thousand tenants: never all of them at once. ``search``
+    matches the name (case-insensitive) or the exact id; owners and memberships come in the
+    same round trips (no query per row). Returns the page and whether another follows.
+    """
+    stmt = select(Tenant).options(selectinload(Tenant.memberships).selectinload(Membership.user))
+    if tenant_id is not None:
+        stmt = stmt.where(Tenant.id == tenant_id)
+    term = search.strip()
+    if term:
+        try:
+            stmt = stmt.where(Tenant.id == uuid.UUID(term))
+        except ValueError:
+            escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(func.lower(Tenant.name).like(f"%{escaped}%", escape="\\"))
+    pending_first = case((Tenant.status == TenantStatus.PENDING_ACTIVATION, 0), else_=1)
+    stmt = stmt.order_by(pending_first, Tenant.created_at, Tenant.id)
+    found = session.scalars(stmt.offset(max(0, offset)).limit(limit + 1)).all()
+    return found[:limit], len(found) > limit
 
 
 def register(

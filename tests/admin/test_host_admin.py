@@ -574,3 +574,61 @@ def test_the_admin_pages_render_for_a_host_admin(
     assert f'<label class="visually-hidden" for="app_limit-{world["tenant_id"]}">' in page
     assert f'id="app_limit-{world["tenant_id"]}"' in page
     assert outbox.backlog(db.session())["pending"] >= 1
+
+
+# --- many tenants: pages and search --------------------------------------------------------
+def _orgs(session: scoped_session[Any], count: int, prefix: str = "Org") -> list[Tenant]:
+    made = [
+        tenants.register(
+            session, f"{prefix} {n:03d}", f"owner{n}@example.com", platform_url="http://x"
+        )
+        for n in range(count)
+    ]
+    session.commit()
+    return made
+
+
+def _names(res: TestResponse) -> list[str]:
+    return re.findall(r'<span class="org"><a [^>]*>([^<]+)</a>', res.text)
+
+
+def test_the_tenant_list_comes_in_pages_of_fifty(
+    admin: FlaskClient, session: scoped_session[Any]
+) -> None:
+    _orgs(session, 51)
+    first = admin.get("/admin/tenants")
+    assert len(_names(first)) == 50
+    assert "Next page" in first.text
+    second = admin.get("/admin/tenants?page=2")
+    assert len(_names(second)) == 1
+    assert "Previous page" in second.text
+    assert "Next page" not in second.text
+    assert set(_names(first)) | set(_names(second)) == {f"Org {n:03d}" for n in range(51)}
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "x", "99999999", ""])
+def test_a_bad_page_number_shows_the_first_page(admin: FlaskClient, page: str) -> None:
+    assert admin.get(f"/admin/tenants?page={page}").status_code == 200
+
+
+def test_tenants_are_found_by_name_or_id(admin: FlaskClient, session: scoped_session[Any]) -> None:
+    made = _orgs(session, 3, prefix="Acme") + _orgs(session, 1, prefix="100% Widgets")
+    assert _names(admin.get("/admin/tenants?q=acme 001")) == ["Acme 001"]
+    assert _names(admin.get(f"/admin/tenants?q={made[2].id}")) == ["Acme 002"]
+    # LIKE wildcards are matched literally.
+    assert _names(admin.get("/admin/tenants?q=100%25")) == ["100% Widgets 000"]
+    assert _names(admin.get("/admin/tenants?q=_")) == []
+    assert "No tenant matches" in admin.get("/admin/tenants?q=nothing").text
+
+
+def test_a_refused_form_shows_its_own_tenant_whatever_its_page(
+    admin: FlaskClient, session: scoped_session[Any]
+) -> None:
+    made = _orgs(session, 55)
+    last = made[-1]  # on the second page
+    res = post(
+        admin, "/admin/tenants?page=2", f"/admin/tenants/{last.id}/app-limit", {"app_limit": "x"}
+    )
+    assert res.status_code == 400
+    assert _names(res) == [last.name]
+    assert "Not a valid integer value." in res.text

@@ -37,9 +37,10 @@ from sqlalchemy.orm import Session
 
 from controlplane import create_app
 from controlplane.extensions import db
-from tests.browser.axe import AXE_JS, NODE_DIR
+from tests.browser.axe import AXE_JS
 from tests.conftest import base_env, migrate
 from tests.support.gunicorn import BIN, REPO_ROOT, Gunicorn, serve
+from tests.support.node import ensure_node_modules
 from tests.support.smtp import ReceivedMessage, SmtpServer
 
 CHROMIUM = Path(os.environ.get("CONTROLPLANE_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -62,20 +63,10 @@ TIMEOUT_MS = 10_000
 
 @pytest.fixture(scope="session")
 def axe_script() -> Path:
-    """axe-core from tests/node's lockfile, installed with ``npm ci`` when it is missing."""
+    """axe-core from tests/node's lockfile (``npm ci`` when the installed tree differs)."""
+    ensure_node_modules()
     if not AXE_JS.is_file():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("npm is needed for the browser tests (axe-core): `make test` installs it")
-        result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if result.returncode != 0 or not AXE_JS.is_file():
-            pytest.fail(f"npm ci in {NODE_DIR} did not install axe-core:\n{result.stderr}")
+        pytest.fail(f"npm ci did not install axe-core at {AXE_JS}")
     return AXE_JS
 
 
