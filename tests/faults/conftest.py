@@ -16,11 +16,12 @@ import pytest
 
 from controlplane import create_app
 from controlplane.extensions import db
-from controlplane.rules import apps, regions, tenants
+from controlplane.rules import apps, regions, tenants, users
 from tests.conftest import BACKENDS, base_env, migrate
 from tests.support.postgres import PostgresCluster, find_bindir
 
 PLATFORM_URL = "http://localhost:8000"
+OWNER = "owner@acme.example.com"
 
 
 @dataclass(frozen=True)
@@ -57,17 +58,23 @@ def own_database_url(own_cluster: PostgresCluster, tmp_path: Path) -> str:
     return url
 
 
-def seed_apps(database_url: str, instance: Path, count: int) -> list[Credentials]:
-    """Region EU and ``count`` apps of one active tenant, through the rules (once per database)."""
+def seed_apps(
+    database_url: str, instance: Path, count: int, *, owner_password: str | None = None
+) -> list[Credentials]:
+    """Region EU and ``count`` apps of one active tenant, through the rules (once per database).
+
+    With ``owner_password``, the tenant's owner can sign in to the dashboard, and is a host
+    admin too (one browser session for /apps and /admin).
+    """
     flask_app = create_app(base_env(database_url, instance))
     issued: list[Credentials] = []
     with flask_app.app_context():
         session = db.session()
         regions.create(session, "EU", "Europe")
         regions.add_database(session, "EU", "eu-db-1")
-        tenant = tenants.register(
-            session, "Acme", "owner@acme.example.com", platform_url=PLATFORM_URL
-        )
+        if owner_password is not None:
+            users.create_host_admin(session, OWNER, owner_password)
+        tenant = tenants.register(session, "Acme", OWNER, platform_url=PLATFORM_URL)
         tenants.activate(session, tenant, platform_url=PLATFORM_URL)
         session.commit()
         for n in range(count):

@@ -1,0 +1,168 @@
+"""Issue #6 §7: a gunicorn worker SIGKILLed under load leaves no half-written state.
+
+Threads hammer ``/connect/token`` while a dashboard session writes through the same workers
+(create an app, regenerate a secret, rotate the signing keys); a worker is killed three times.
+The arbiter replaces it each time; only the request the killed worker was serving fails (a sync
+worker serves one at a time); the load goes on; and the database holds only whole changes:
+every app complete, each regenerate done or not, exactly one current and one next key.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, func, select
+
+from controlplane.crypto import hash_secret
+from controlplane.models import App, KeyState, SigningKey, Tenant
+from tests.conftest import base_env
+from tests.e2e.helpers import request_token
+from tests.faults.conftest import OWNER, Credentials, seed_apps
+from tests.support.dashboard import Dashboard
+from tests.support.gunicorn import Gunicorn, serve
+
+PASSWORD = "a long enough passphrase"
+KILLS = 3
+LOADERS = 4
+
+
+@dataclass
+class Outcomes:
+    """What the clients saw; appended to from several threads (list.append is atomic)."""
+
+    tokens: list[tuple[float, int]] = field(default_factory=list)  # (when, status)
+    failures: list[str] = field(default_factory=list)  # requests that got no answer
+    secrets: dict[str, str] = field(default_factory=dict)  # client_id -> last secret shown
+    lost_writes: set[str] = field(default_factory=set)  # client_ids whose regenerate was cut
+    created: dict[str, str] = field(default_factory=dict)
+    writes: int = 0
+
+
+def _load(server: Gunicorn, app: Credentials, stop: threading.Event, seen: Outcomes) -> None:
+    while not stop.is_set():
+        try:
+            response = request_token(server, app.client_id, app.client_secret)
+        except requests.ConnectionError as err:
+            seen.failures.append(f"token: {type(err).__name__}")
+            continue
+        seen.tokens.append((time.monotonic(), response.status_code))
+
+
+def _write(server: Gunicorn, churn: Credentials, stop: threading.Event, seen: Outcomes) -> None:
+    owner = Dashboard(server.issuer)
+    owner.sign_in(OWNER, PASSWORD)
+    step = 0
+    while not stop.is_set():
+        step += 1
+        try:
+            if step % 3 == 0:
+                client_id, secret = owner.create_app(f"made-{step}", region="EU")
+                seen.created[client_id] = secret
+            elif step % 3 == 1:
+                seen.secrets[churn.client_id] = owner.regenerate_secret(churn.client_id)
+                seen.lost_writes.discard(churn.client_id)
+            else:
+                owner.rotate_keys()
+            seen.writes += 1
+        except requests.ConnectionError as err:
+            seen.failures.append(f"write {step}: {type(err).__name__}")
+            if step % 3 == 1:
+                seen.lost_writes.add(churn.client_id)
+
+
+def _replaced(server: Gunicorn, killed: int, timeout: float = 15) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        workers = server.worker_pids()
+        if killed not in workers and len(workers) == 2:
+            return workers
+        assert time.monotonic() < deadline, f"worker {killed} not replaced: {workers}"
+        time.sleep(0.05)
+
+
+def test_workers_killed_under_load_leave_no_half_written_state(
+    database_url: str, tmp_path: Path
+) -> None:
+    steady, churn = seed_apps(database_url, tmp_path / "instance", 2, owner_password=PASSWORD)
+    env = base_env(database_url, tmp_path / "instance")
+    # The dashboard's sessions and forms survive a worker: they live in the signed cookie.
+    with serve(env, tmp_path / "gunicorn") as server:
+        stop = threading.Event()
+        seen = Outcomes(secrets={churn.client_id: churn.client_secret})
+        threads = [
+            threading.Thread(target=_load, args=(server, steady, stop, seen))
+            for _ in range(LOADERS)
+        ]
+        threads.append(threading.Thread(target=_write, args=(server, churn, stop, seen)))
+        for thread in threads:
+            thread.start()
+        killed: list[int] = []
+        try:
+            time.sleep(1.5)
+            for _ in range(KILLS):
+                victim = min(server.worker_pids())
+                os.kill(victim, signal.SIGKILL)
+                killed.append(victim)
+                _replaced(server, victim)
+                time.sleep(1.5)
+            last_kill = time.monotonic() - 1.5
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(30)
+        assert not any(thread.is_alive() for thread in threads)
+
+        # Only what the killed workers were serving failed; every answer was a good one.
+        assert len(seen.failures) <= KILLS, seen.failures
+        assert {status for _, status in seen.tokens} == {200}
+        assert sum(1 for when, _ in seen.tokens if when > last_kill) >= 10
+        assert seen.writes >= 3
+        assert not set(killed) & server.worker_pids()
+        assert server.logs().count("Booting worker with pid") >= 2 + KILLS
+
+        # Every change the clients saw is whole; the one cut short left nothing half-done.
+        for client_id, secret in seen.created.items():
+            assert request_token(server, client_id, secret).status_code == 200
+        last = request_token(server, churn.client_id, seen.secrets[churn.client_id])
+        if churn.client_id in seen.lost_writes:
+            assert last.status_code in (200, 401)  # the cut regenerate happened, or not
+        else:
+            assert last.status_code == 200, last.text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            apps = conn.execute(select(App.__table__)).all()
+            assert len(apps) >= 2 + len(seen.created)
+            complete = conn.scalar(
+                select(func.count())
+                .select_from(App)
+                .join(Tenant, Tenant.id == App.tenant_id)
+                .where(App.region_id.is_not(None), App.db_code.is_not(None))
+            )
+            assert complete == len(apps)
+            assert all(len(app.secret_hash) == 32 for app in apps)
+            stored = {app.client_id: app.secret_hash for app in apps}
+            if churn.client_id not in seen.lost_writes:
+                assert stored[churn.client_id] == hash_secret(seen.secrets[churn.client_id])
+            by_state = dict(
+                conn.execute(
+                    select(SigningKey.state, func.count()).group_by(SigningKey.state)
+                ).all()
+            )
+            assert by_state.get(KeyState.CURRENT) == 1, by_state
+            assert by_state.get(KeyState.NEXT) == 1, by_state
+            retired_without_date = conn.scalar(
+                select(func.count())
+                .select_from(SigningKey)
+                .where(SigningKey.state == KeyState.RETIRED, SigningKey.retired_at.is_(None))
+            )
+            assert retired_without_date == 0
+    finally:
+        engine.dispose()
