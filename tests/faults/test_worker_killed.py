@@ -13,17 +13,23 @@ import os
 import signal
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import requests
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import Engine
 
+from controlplane import create_app
 from controlplane.crypto import hash_secret
-from controlplane.models import App, KeyState, SigningKey, Tenant
+from controlplane.extensions import db
+from controlplane.models import App, KeyState, OutboxEmail, SigningKey, Tenant
+from controlplane.rules import tenants
 from tests.conftest import base_env
 from tests.e2e.helpers import request_token
-from tests.faults.conftest import OWNER, Credentials, seed_apps
+from tests.faults.conftest import OWNER, PLATFORM_URL, Credentials, seed_apps
 from tests.support.dashboard import Dashboard
 from tests.support.gunicorn import Gunicorn, serve
 
@@ -166,3 +172,125 @@ def test_workers_killed_under_load_leave_no_half_written_state(
             assert retired_without_date == 0
     finally:
         engine.dispose()
+
+
+def test_a_worker_killed_in_the_middle_of_a_transaction_leaves_nothing_of_it(
+    backend: str, database_url: str, tmp_path: Path
+) -> None:
+    """Deterministic: the kill lands after the transaction wrote, before it committed.
+
+    Activating a tenant updates the tenant, then queues the activation email. A lock held by
+    the test on the outbox table stops the worker's transaction between the two; the worker is
+    killed there. PostgreSQL rolls the transaction back: the tenant is still pending and no
+    email is queued. The same activation through the replacement worker then works once.
+    """
+    if backend == "sqlite":
+        pytest.skip("needs another transaction holding a table lock: PostgreSQL")
+    seed_apps(database_url, tmp_path / "instance", 1, owner_password=PASSWORD)
+    env = base_env(database_url, tmp_path / "instance")
+    engine = create_engine(database_url)
+    try:
+        initech = _register_pending(database_url, tmp_path / "instance")
+        with serve(env, tmp_path / "gunicorn") as server:
+            admin = Dashboard(server.issuer)
+            admin.sign_in(OWNER, PASSWORD)
+            activate = f"/admin/tenants/{initech}/activate"
+            cut: list[BaseException] = []
+
+            with engine.connect() as blocker:
+                blocker.begin()
+                blocker.exec_driver_sql("LOCK TABLE outbox_email IN SHARE MODE")
+
+                def send() -> None:
+                    try:
+                        admin.submit(activate, {}, page="/admin/tenants")
+                    except requests.ConnectionError as err:
+                        cut.append(err)
+
+                sender = threading.Thread(target=send)
+                sender.start()
+                waiting = _blocked_writer(engine)
+                victim = _busy_worker(server)
+                os.kill(victim, signal.SIGKILL)
+                sender.join(15)
+                _replaced(server, victim)
+                blocker.rollback()  # the dead worker's backend goes on, finds no client, aborts
+            _gone(engine, waiting)
+
+            assert len(cut) == 1, "the request served by the killed worker got no answer"
+            assert _tenant_state(engine, initech) == ("pending_activation", 0)
+
+            res = admin.submit(activate, {}, page="/admin/tenants")
+            assert res.status_code == 302, res.text
+            assert _tenant_state(engine, initech) == ("active", 1)
+    finally:
+        engine.dispose()
+
+
+def _register_pending(database_url: str, instance: Path) -> str:
+    flask_app = create_app(base_env(database_url, instance))
+    with flask_app.app_context():
+        session = db.session()
+        tenant = tenants.register(
+            session, "Initech", "owner@initech.example.com", platform_url=PLATFORM_URL
+        )
+        session.commit()
+        tenant_id = str(tenant.id)
+        db.session.remove()
+        db.engine.dispose()
+    return tenant_id
+
+
+def _blocked_writer(engine: Engine, timeout: float = 15) -> int:
+    """The backend waiting for the test's lock, once it has written (it has a transaction id)."""
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        while True:
+            row = conn.exec_driver_sql(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL"
+            ).first()
+            conn.rollback()
+            if row is not None:
+                return int(row[0])
+            assert time.monotonic() < deadline, "no transaction waits for the outbox lock"
+            time.sleep(0.05)
+
+
+def _busy_worker(server: Gunicorn) -> int:
+    """The worker that does not answer: the other one serves every probe meanwhile."""
+    agent = f"probe-{time.monotonic_ns()}"
+    for _ in range(3):
+        response = requests.get(
+            server.issuer + "/healthz", headers={"User-Agent": agent}, timeout=5
+        )
+        assert response.status_code == 200
+    free = set(server.workers_for(agent, 3))
+    [busy] = server.worker_pids() - free
+    return busy
+
+
+def _gone(engine: Engine, backend_pid: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        while conn.exec_driver_sql(
+            f"SELECT 1 FROM pg_stat_activity WHERE pid = {int(backend_pid)}"  # noqa: S608
+        ).first():
+            conn.rollback()
+            assert time.monotonic() < deadline, f"backend {backend_pid} still there"
+            time.sleep(0.05)
+
+
+def _tenant_state(engine: Engine, tenant_id: str) -> tuple[str, int]:
+    """The tenant's status and how many activation emails its owner has."""
+    with engine.connect() as conn:
+        status = conn.scalar(select(Tenant.status).where(Tenant.id == uuid.UUID(tenant_id)))
+        emails = conn.scalar(
+            select(func.count())
+            .select_from(OutboxEmail)
+            .where(
+                OutboxEmail.kind == "activation",
+                OutboxEmail.to_address == "owner@initech.example.com",
+            )
+        )
+    return str(status), int(emails or 0)
