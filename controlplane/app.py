@@ -63,9 +63,16 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
 
-    from controlplane import health
+    # Operations (#6): the request log's hooks first, so its timer starts before the others;
+    # /metrics in every part; failed-authentication counters for the token endpoint.
+    from controlplane import health, metrics, ratelimit, requestlog, usage
 
+    usage.init_app(app)  # tokens issued per app per day, counted in memory, flushed in batches
+
+    requestlog.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
+    ratelimit.init_app(app, on_storage_error=metrics.record_ratelimit_storage_error)
 
     # CONTROLPLANE_SERVE: each part registers its routes only where it is served; the signer
     # and the token server exist everywhere (/readyz and the dashboard read the keys).
@@ -78,6 +85,10 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     admin.init_app(app, serve="dashboard" in settings.serve)
     # The token endpoint authenticates clients itself; CSRF protects browser forms only.
     admin.csrf.exempt(oauth_views.bp)
+
+    from controlplane import api
+
+    api.init_app(app, serve="api" in settings.serve)
     _json_errors_for_machine_paths(app)
 
     from controlplane.cli import register_commands
@@ -102,6 +113,8 @@ def _json_errors_for_machine_paths(app: Flask) -> None:
         if not request.path.startswith(MACHINE_PATHS):
             return error
         code = error.code or 500
+        if request.path.startswith("/api/"):
+            return _api_problem(error, code)
         if code == 500:
             # Unexpected: the cause is logged by Flask; the client gets the protocol's shape
             # with no exception text.
@@ -132,13 +145,31 @@ def _json_errors_for_machine_paths(app: Flask) -> None:
         return response
 
 
+def _api_problem(error: HTTPException, code: int) -> ResponseReturnValue:
+    """The admin API's one error shape (RFC 9457) for routing errors too."""
+    from controlplane.api.problems import problem
+
+    if code >= 500:
+        return problem(500, "unexpected error, retry later")
+    valid = getattr(error, "valid_methods", None)
+    allow = ", ".join(m for m in valid or () if m != "OPTIONS")
+    return problem(
+        code,
+        "no such endpoint" if code == 404 else (error.description or error.name),
+        headers={"Allow": allow} if code == 405 and allow else None,
+    )
+
+
 def _engine_options(url: str) -> dict[str, Any]:
+    # hide_parameters: a database error's text (logged with its traceback) never carries a
+    # statement's values, which may be credentials or personal data (SPEC §3).
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
     # pre_ping: a connection broken by a database restart is replaced, not handed out.
     # Timeouts: a hung database answers 503 within seconds instead of holding every worker
     # until gunicorn kills it.
     return {
+        "hide_parameters": True,
         "pool_pre_ping": True,
         "pool_size": 5,
         "max_overflow": 5,

@@ -56,3 +56,28 @@ def build(
         jti=jti,
     )
     return claims
+
+
+ADMIN_API_PATH = "/api/v1"
+ADMIN_SCOPE = "admin"
+
+
+def admin_audience(issuer: str) -> str:
+    """The ``aud`` of admin API tokens (SPEC §3 Admin API): the API's own URL."""
+    return issuer + ADMIN_API_PATH
+
+
+def build_admin(
+    client_id: str, *, issuer: str, issued_at: int, lifetime: int, jti: str
+) -> dict[str, Any]:
+    """An admin client's token claims: registered claims and ``scope``, no tenant claims."""
+    return {
+        "iss": issuer,
+        "aud": admin_audience(issuer),
+        "sub": client_id,
+        "client_id": client_id,
+        "iat": issued_at,
+        "exp": issued_at + lifetime,
+        "jti": jti,
+        "scope": ADMIN_SCOPE,
+    }

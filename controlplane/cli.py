@@ -26,8 +26,9 @@ from controlplane import keys, serialize
 from controlplane.app import create_app, state
 from controlplane.config import ConfigError
 from controlplane.extensions import db
+from controlplane.rules import admin_clients, audit, outbox, plans, regions, tenants, users
 from controlplane.rules import apps as app_rules
-from controlplane.rules import outbox, plans, regions, tenants, users
+from controlplane.rules import usage as usage_rules
 from controlplane.rules.errors import RuleError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,6 +66,18 @@ class ControlplaneGroup(FlaskGroup):
 
 def _one_line(message: str) -> str:
     return " ".join(message.split())
+
+
+class Verbs(AppGroup):
+    """A noun's verbs, each run as ``cli:<os user>``: the audit trail's actor (issue #6).
+
+    Set here, around every verb, so ``controlplane …`` and ``flask --app controlplane …``
+    both record who ran it.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with audit.acting_as(audit.cli_actor()):
+            return super().invoke(ctx)
 
 
 cli = ControlplaneGroup(
@@ -120,7 +133,7 @@ def _default_limit() -> int:
 
 
 # --- db ------------------------------------------------------------------------------------
-@click.group("db", cls=AppGroup)
+@click.group("db", cls=Verbs)
 @with_appcontext
 def db_cli() -> None:
     """Database migrations (Alembic)."""
@@ -145,7 +158,7 @@ for _name in ("current", "history", "heads", "downgrade", "migrate", "revision",
 
 
 # --- region --------------------------------------------------------------------------------
-region_cli = AppGroup("region", help="License regions and their databases.")
+region_cli = Verbs("region", help="License regions and their databases.")
 
 
 def _region_out(as_json: bool, code: str, verb: str) -> None:
@@ -243,7 +256,7 @@ def region_list(as_json: bool) -> None:
 
 
 # --- plan ----------------------------------------------------------------------------------
-plan_cli = AppGroup("plan", help="Plans and their limits.")
+plan_cli = Verbs("plan", help="Plans and their limits.")
 
 
 @plan_cli.command("create")
@@ -302,7 +315,7 @@ def plan_list(as_json: bool) -> None:
 
 
 # --- tenant --------------------------------------------------------------------------------
-tenant_cli = AppGroup("tenant", help="Tenants (organizations).")
+tenant_cli = Verbs("tenant", help="Tenants (organizations).")
 
 
 def _tenant_out(as_json: bool, tenant_id: Any, verb: str) -> None:
@@ -375,7 +388,7 @@ def tenant_list(as_json: bool) -> None:
 
 
 # --- app -----------------------------------------------------------------------------------
-app_cli = AppGroup("app", help="Apps: tenants' confidential clients.")
+app_cli = Verbs("app", help="Apps: tenants' confidential clients.")
 
 
 def _app_out(as_json: bool, client_id: str, text: str, *, secret: str | None = None) -> None:
@@ -587,8 +600,28 @@ def app_clear_storage(client_id: str, as_json: bool) -> None:
         _app_out(as_json, client_id, f"app {client_id} uses managed storage")
 
 
+@app_cli.command("usage")
+@click.argument("client_id")
+@click.option(
+    "--days", type=click.IntRange(min=1, max=usage_rules.MAX_DAYS), default=30, show_default=True
+)
+@json_option
+def app_usage(client_id: str, days: int, as_json: bool) -> None:
+    """Tokens issued per UTC day, oldest first (servers add theirs every few seconds)."""
+    with rule_errors_exit():
+        app = app_rules.get(db.session(), client_id)
+        found = usage_rules.daily(db.session(), app.id, days)
+    payload = {
+        "client_id": client_id,
+        "days": [{"day": d.day.isoformat(), "tokens_issued": d.tokens} for d in found],
+        "total": sum(d.tokens for d in found),
+    }
+    lines = [f"{d.day.isoformat()}\t{d.tokens}" for d in found]
+    emit(as_json, payload, "\n".join([*lines, f"total\t{payload['total']}"]))
+
+
 # --- mail ----------------------------------------------------------------------------------
-mail_cli = AppGroup("mail", help="The email outbox.")
+mail_cli = Verbs("mail", help="The email outbox.")
 
 
 @mail_cli.command("send")
@@ -668,7 +701,7 @@ def _secret_from_input(prompt: str, *, confirm: bool = False) -> str:
     return value
 
 
-user_cli = AppGroup("user", help="Dashboard accounts.")
+user_cli = Verbs("user", help="Dashboard accounts.")
 
 
 @user_cli.command("create-admin")
@@ -696,7 +729,7 @@ def user_create_admin(email: str, as_json: bool) -> None:
 
 
 # --- keys ----------------------------------------------------------------------------------
-keys_cli = AppGroup("keys", help="Token signing keys.")
+keys_cli = Verbs("keys", help="Token signing keys.")
 
 
 @keys_cli.command("rotate")
@@ -754,7 +787,7 @@ def reencrypt(as_json: bool) -> None:
     Run after putting a new key first in the list; afterwards the old keys can be removed.
     """
     encryptor = state().encryptor
-    with rule_errors_exit():
+    with rule_errors_exit(), audit.acting_as(audit.cli_actor()):
         storage = app_rules.reencrypt_storage_secrets(db.session(), encryptor)
         signing = keys.reencrypt(db.session(), encryptor)
         db.session.commit()
@@ -765,8 +798,127 @@ def reencrypt(as_json: bool) -> None:
     )
 
 
+# --- audit ---------------------------------------------------------------------------------
+audit_cli = Verbs("audit", help="The audit trail: who changed what, when, from where.")
+
+
+@audit_cli.command("list")
+@click.option("--tenant", "tenant_id", default=None, help="Only this tenant's events.")
+@click.option("--target-type", default=None, help="Only events on this kind of object.")
+@click.option("--target-id", default=None, help="Only events on this object (with its type).")
+@click.option(
+    "--before",
+    "before_id",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Events older than this id (the next page).",
+)
+@click.option("--limit", type=click.IntRange(min=1, max=1000), default=50, show_default=True)
+@json_option
+def audit_list(
+    tenant_id: str | None,
+    target_type: str | None,
+    target_id: str | None,
+    before_id: int | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List audit events, newest first."""
+    with rule_errors_exit():
+        tenant_key = tenants.get(db.session(), tenant_id).id if tenant_id else None
+        found = audit.recent(
+            db.session(),
+            tenant_id=tenant_key,
+            target_type=target_type,
+            target_id=target_id,
+            before_id=before_id,
+            limit=limit,
+        )
+    lines = [
+        f"{e.id}\t{serialize.audit_event(e)['at']}\t{e.actor}\t{e.address or '-'}\t{e.action}"
+        f"\t{e.target_type}:{e.target_id}\t{json.dumps(e.details, sort_keys=True)}"
+        for e in found
+    ]
+    emit(as_json, [serialize.audit_event(e) for e in found], "\n".join(lines) or "no events")
+
+
+# --- admin-client --------------------------------------------------------------------------
+admin_client_cli = Verbs("admin-client", help="Admin API clients (/api/v1).")
+
+
+@admin_client_cli.command("create")
+@click.argument("name")
+@json_option
+def admin_client_create(name: str, as_json: bool) -> None:
+    """Create an admin API client; its client secret is printed this once."""
+    with rule_errors_exit():
+        issued = admin_clients.create(db.session(), name)
+        db.session.commit()
+    client_id = issued.client.client_id
+    emit(
+        as_json,
+        {"client_id": client_id, "client_secret": issued.client_secret},
+        f"client_id:     {client_id}\nclient_secret: {issued.client_secret}\n"
+        "Store the secret now: it is not shown again.",
+    )
+
+
+@admin_client_cli.command("list")
+@json_option
+def admin_client_list(as_json: bool) -> None:
+    """List admin API clients (never their secrets)."""
+    with rule_errors_exit():
+        found = admin_clients.list_all(db.session())
+        payload = [serialize.admin_client(c) for c in found]
+    lines = [f"{c.client_id}\t{'enabled' if c.enabled else 'disabled'}\t{c.name}" for c in found]
+    emit(as_json, payload, "\n".join(lines) or "no admin clients")
+
+
+def _admin_client_set_enabled(client_id: str, enabled: bool, as_json: bool) -> None:
+    with rule_errors_exit():
+        client = admin_clients.set_enabled(
+            db.session(), admin_clients.get(db.session(), client_id), enabled
+        )
+        db.session.commit()
+        payload = serialize.admin_client(client)
+    emit(as_json, payload, f"admin client {client_id} {'enabled' if enabled else 'disabled'}")
+
+
+@admin_client_cli.command("enable")
+@click.argument("client_id")
+@json_option
+def admin_client_enable(client_id: str, as_json: bool) -> None:
+    """Let an admin client get tokens again."""
+    _admin_client_set_enabled(client_id, True, as_json)
+
+
+@admin_client_cli.command("disable")
+@click.argument("client_id")
+@json_option
+def admin_client_disable(client_id: str, as_json: bool) -> None:
+    """Refuse new tokens to an admin client (tokens already issued expire on their own)."""
+    _admin_client_set_enabled(client_id, False, as_json)
+
+
+@admin_client_cli.command("regenerate-secret")
+@click.argument("client_id")
+@json_option
+def admin_client_regenerate_secret(client_id: str, as_json: bool) -> None:
+    """Issue a new secret; the old one stops working at once."""
+    with rule_errors_exit():
+        issued = admin_clients.regenerate_secret(
+            db.session(), admin_clients.get(db.session(), client_id)
+        )
+        db.session.commit()
+    emit(
+        as_json,
+        {"client_id": client_id, "client_secret": issued.client_secret},
+        f"client_secret: {issued.client_secret}\nStore the secret now: it is not shown again.",
+    )
+
+
 # --- bench ---------------------------------------------------------------------------------
-bench_cli = AppGroup("bench", help="Load-test data (never on a production database).")
+bench_cli = Verbs("bench", help="Load-test data (never on a production database).")
 
 
 @bench_cli.command("seed")
@@ -796,7 +948,9 @@ GROUPS = (
     mail_cli,
     user_cli,
     keys_cli,
+    audit_cli,
     bench_cli,
+    admin_client_cli,
 )
 
 

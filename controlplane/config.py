@@ -71,6 +71,8 @@ class Settings:
     ratelimit_failed_auth_per_client: str = "10/minute"
     ratelimit_failed_auth_per_address: str = "30/minute"
     proxy_hops: int = 0
+    # How often each process adds its tokens-issued counts to app_usage_day (issue #6).
+    usage_flush_seconds: int = 10
 
     def __repr__(self) -> str:
         # The database URL may carry a password: shown masked, as the other secrets are hidden.
@@ -156,6 +158,9 @@ class Settings:
                 "30/minute",
             ),
             proxy_hops=_int("PROXY_HOPS", get("PROXY_HOPS"), 0, low=0, high=5),
+            usage_flush_seconds=_int(
+                "USAGE_FLUSH_SECONDS", get("USAGE_FLUSH_SECONDS"), 10, low=1, high=3600
+            ),
         )
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from controlplane.crypto import Encryptor
 from controlplane.models import KeyState, SigningKey
 from controlplane.models.base import utcnow
+from controlplane.rules import audit
 from controlplane.rules.errors import Conflict
 
 RSA_BITS = 2048
@@ -89,12 +90,23 @@ def _complete_key_set(session: Session, alg: str, encryptor: Encryptor) -> None:
     the operator's back, even while a rolling deploy runs two configurations. Switching the
     algorithm is :func:`rotate`'s job.
     """
-    if _by_state(session, KeyState.CURRENT) is None:
-        session.add(_new_row(alg, KeyState.CURRENT, encryptor))
-        session.flush()
-    if _by_state(session, KeyState.NEXT) is None:
-        session.add(_new_row(alg, KeyState.NEXT, encryptor))
-        session.flush()
+    for state in (KeyState.CURRENT, KeyState.NEXT):
+        if _by_state(session, state) is None:
+            row = _new_row(alg, state, encryptor)
+            session.add(row)
+            session.flush()
+            _record_created(session, row)
+
+
+def _record_created(session: Session, row: SigningKey) -> None:
+    """The public facts of a new key: its kid, algorithm and state."""
+    audit.record(
+        session,
+        "signing_key.create",
+        "signing_key",
+        row.kid,
+        details={"alg": row.alg, "state": row.state},
+    )
 
 
 def ensure_key_set(session: Session, alg: str, encryptor: Encryptor) -> None:
@@ -105,7 +117,9 @@ def ensure_key_set(session: Session, alg: str, encryptor: Encryptor) -> None:
     """
     for _ in range(3):
         try:
-            _complete_key_set(session, alg, encryptor)
+            # Created on first use, whatever request or command needed them first.
+            with audit.acting_as(audit.SYSTEM):
+                _complete_key_set(session, alg, encryptor)
             session.commit()
             return
         except IntegrityError:
@@ -148,6 +162,7 @@ def rotate(session: Session, alg: str, encryptor: Encryptor, *, force: bool = Fa
         replacement = _new_row(alg, KeyState.NEXT, encryptor)
         session.add(replacement)
         session.flush()
+        _record_rotation(session, current, replacement, retired=upcoming, rotated=False)
         return Rotation(current, replacement, rotated=False)
     age = (now - upcoming.created_at).total_seconds()
     if age < MIN_NEXT_KEY_AGE and not force:
@@ -162,7 +177,33 @@ def rotate(session: Session, alg: str, encryptor: Encryptor, *, force: bool = Fa
     fresh = _new_row(alg, KeyState.NEXT, encryptor)
     session.add(fresh)
     session.flush()
+    _record_rotation(session, upcoming, fresh, retired=current, rotated=True)
     return Rotation(upcoming, fresh, rotated=True)
+
+
+def _record_rotation(
+    session: Session,
+    current: SigningKey,
+    upcoming: SigningKey,
+    *,
+    retired: SigningKey,
+    rotated: bool,
+) -> None:
+    """One event per rotation, by the kid that signs from now on; kids and algs only."""
+    audit.record(
+        session,
+        "signing_key.rotate",
+        "signing_key",
+        current.kid,
+        details={
+            "rotated": rotated,
+            "current": current.kid,
+            "next": upcoming.kid,
+            "retired": retired.kid,
+            "alg": current.alg,
+            "next_alg": upcoming.alg,
+        },
+    )
 
 
 def published(
@@ -187,6 +228,7 @@ def reencrypt(session: Session, encryptor: Encryptor) -> int:
     rows = session.scalars(select(SigningKey)).all()
     for row in rows:
         row.private_key_encrypted = encryptor.rotate(row.private_key_encrypted)
+    audit.record(session, "signing_key.reencrypt", "signing_key", "*", details={"count": len(rows)})
     session.flush()
     return len(rows)
 

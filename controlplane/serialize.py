@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from controlplane.models import App, LicenseRegion, OutboxEmail, Plan, SigningKey, Tenant
+from controlplane.models import (
+    AdminClient,
+    App,
+    AuditEvent,
+    LicenseRegion,
+    OutboxEmail,
+    Plan,
+    SigningKey,
+    Tenant,
+)
 from controlplane.rules.tenants import effective_app_limit
 
 
@@ -111,4 +120,29 @@ def signing_key(k: SigningKey, *, published: bool) -> dict[str, Any]:
         "created_at": _time(k.created_at),
         "activated_at": _time(k.activated_at),
         "retired_at": _time(k.retired_at),
+    }
+
+
+def admin_client(c: AdminClient) -> dict[str, Any]:
+    """An admin API client; never its secret (only ``create`` and ``regenerate`` show one)."""
+    return {
+        "client_id": c.client_id,
+        "name": c.name,
+        "enabled": c.enabled,
+        "created_at": _time(c.created_at),
+    }
+
+
+def audit_event(e: AuditEvent) -> dict[str, Any]:
+    """One audit event as recorded (its details never hold a secret: see rules.audit)."""
+    return {
+        "id": e.id,
+        "at": _time(e.at),
+        "actor": e.actor,
+        "address": e.address,
+        "action": e.action,
+        "target_type": e.target_type,
+        "target_id": e.target_id,
+        "tenant_id": str(e.tenant_id) if e.tenant_id is not None else None,
+        "details": dict(e.details or {}),
     }

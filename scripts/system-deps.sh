@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test suite needs outside Python, only when it is missing.
-# Debian packages: postgresql (a throwaway server the tests start themselves), nodejs, npm,
+# Debian packages: postgresql and redis-server (throwaway servers the tests start themselves),
+# nodejs, npm,
 # chromium (the dashboard's browser tests; Playwright is given its path, it downloads nothing).
 set -euo pipefail
 
@@ -12,6 +13,9 @@ fi
 # node + npm: the token tests run the independent clients openid-client and jose (tests/node).
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+
+# redis-server: the rate-limit tests share their counters through a throwaway Redis they start.
+command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 
 # chromium: tests/browser drive Debian's build at this path with Playwright (no browser download).
 [ -x /usr/bin/chromium ] || missing+=(chromium)

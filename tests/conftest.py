@@ -42,6 +42,13 @@ def base_env(database_url: str, instance: Path) -> dict[str, str]:
         "CONTROLPLANE_INSTANCE_PATH": str(instance),
         "CONTROLPLANE_ISSUER": "http://localhost:8000",
         "CONTROLPLANE_SMTP_URL": "",
+        # Usage counts reach the database when a test flushes them (or the process exits),
+        # never in the middle of a test that counts statements.
+        "CONTROLPLANE_USAGE_FLUSH_SECONDS": "3600",
+        # Suites that send many wrong secrets on purpose are not about rate limits:
+        # tests/ops sets the limits it tests.
+        "CONTROLPLANE_RATELIMIT_FAILED_AUTH_PER_CLIENT": "100000/minute",
+        "CONTROLPLANE_RATELIMIT_FAILED_AUTH_PER_ADDRESS": "100000/minute",
     }
 
 
@@ -125,6 +132,8 @@ def app(app_env: dict[str, str]) -> Iterator[Flask]:
     flask_app.config["TESTING"] = True
     with flask_app.app_context():
         yield flask_app
+        # The usage flusher stops with the test: its database is about to go.
+        flask_app.extensions["controlplane.usage"].close(flush=False)
         db.session.remove()
         # Sessions a test opened itself (or detached from the scoped one) give back their
         # connections too, so PostgreSQL never sees a leaked one.

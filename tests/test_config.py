@@ -345,3 +345,19 @@ def test_bad_operations_settings_name_the_variable(
 ) -> None:
     with pytest.raises(ConfigError, match=f"CONTROLPLANE_{name}"):
         settings_from(**{name: value})
+
+
+# --- usage flushing (issue #6 Audit and usage) ---------------------------------------------
+def test_usage_flush_interval_defaults_to_ten_seconds_and_is_read(
+    settings_from: Callable[..., Settings],
+) -> None:
+    assert settings_from().usage_flush_seconds == 10
+    assert settings_from(USAGE_FLUSH_SECONDS=" 3 ").usage_flush_seconds == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "3601", "soon", "2.5"])
+def test_a_bad_usage_flush_interval_names_the_variable(
+    settings_from: Callable[..., Settings], value: str
+) -> None:
+    with pytest.raises(ConfigError, match="CONTROLPLANE_USAGE_FLUSH_SECONDS"):
+        settings_from(USAGE_FLUSH_SECONDS=value)

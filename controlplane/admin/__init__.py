@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask
-from flask_login import LoginManager
+from flask import Flask, request
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from controlplane.extensions import db
 from controlplane.models import User
-from controlplane.rules import users
+from controlplane.rules import audit, users
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -18,6 +18,30 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Sign in to continue."
 login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
+
+
+# The dashboard's blueprints: their requests act as the signed-in user, or anonymously.
+DASHBOARD_BLUEPRINTS = frozenset({"auth", "tenant", "hostadmin", "team", "google"})
+
+
+def act_as(user: User) -> None:
+    """From now on in this request, changes are the user's (right after sign-up or joining)."""
+    audit.set_actor(audit.user_actor(user.email, request.remote_addr))
+
+
+def _set_actor() -> None:
+    """Who the audit trail names for this request's changes, with the client's address."""
+    if request.blueprint not in DASHBOARD_BLUEPRINTS:
+        return
+    if current_user.is_authenticated:
+        act_as(current_user)
+    else:
+        audit.set_actor(audit.anonymous_actor(request.remote_addr))
+
+
+def _reset_actor(_: BaseException | None) -> None:
+    # Threads serve many requests: nobody's name may outlive their request.
+    audit.set_actor(audit.SYSTEM)
 
 
 @login_manager.user_loader
@@ -48,5 +72,7 @@ def init_app(app: Flask, *, serve: bool = True) -> None:
     app.register_blueprint(tenant.bp)
     app.register_blueprint(hostadmin.bp)
     app.register_blueprint(team.bp)
+    app.before_request(_set_actor)
+    app.teardown_request(_reset_actor)
     google.init_app(app)
     app.context_processor(lambda: {"google_sign_in": google.enabled()})

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 from wtforms import Field
 
+from controlplane.admin import act_as
 from controlplane.admin.forms import (
     ForgotPasswordForm,
     LoginForm,
@@ -68,6 +69,7 @@ def signup() -> ResponseReturnValue:
                 form.password.data,
                 display_name=form.display_name.data,
             )
+            act_as(owner)  # the organization is registered by the new account, not "anonymous"
             tenant = tenants.register(
                 session,
                 form.organization.data,

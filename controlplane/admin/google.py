@@ -33,6 +33,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user
 from joserfc.errors import JoseError
 
+from controlplane.admin import act_as
 from controlplane.admin.forms import GoogleSignupForm
 from controlplane.app import settings
 from controlplane.extensions import db
@@ -160,6 +161,7 @@ def signup() -> ResponseReturnValue:
         )
         try:
             owner = users.create_with_google(db_session, named)
+            act_as(owner)
             tenant = tenants.register(
                 db_session,
                 form.organization.data,

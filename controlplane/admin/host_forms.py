@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    UUID,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
 
 WHOLE_NUMBER = "Enter a whole number of 0 or more."
 
@@ -72,3 +80,40 @@ class RotateForm(FlaskForm):
         description="Rotate even if the next key is too new for every cached JWKS to hold it.",
     )
     submit = SubmitField("Rotate signing keys")
+
+
+# The kinds of object audit events name (rules.audit.record's target_type).
+TARGET_TYPES = (
+    ("tenant", "Tenant"),
+    ("app", "App (client_id)"),
+    ("user", "User (id)"),
+    ("invitation", "Invitation"),
+    ("region", "Region (code)"),
+    ("region_database", "Region database (db_code)"),
+    ("plan", "Plan (code)"),
+    ("signing_key", "Signing key (kid)"),
+    ("email", "Email (#)"),
+    ("storage", "Storage secrets"),
+)
+
+
+class AuditFilter(FlaskForm):
+    """The audit trail's filters, sent by GET (they change nothing: no CSRF token)."""
+
+    tenant = StringField(
+        "Tenant id",
+        validators=[Optional(), UUID(message="Enter a tenant id (a UUID).")],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+    )
+    target_type = SelectField(
+        "Target type",
+        choices=[SelectChoice("", "Any"), *(SelectChoice(v, label) for v, label in TARGET_TYPES)],
+        validators=[Optional()],
+    )
+    target_id = StringField(
+        "Target id",
+        validators=[Optional(), Length(max=64)],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+    )
+    before = IntegerField(validators=[Optional(), NumberRange(min=1)])  # keyset: older than
+    submit = SubmitField("Filter")

@@ -7,6 +7,7 @@ page again (400) with the message beside the field that caused it, and nothing i
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from controlplane.admin import csrf
 from controlplane.admin.host_forms import (
     ActionForm,
     AppLimitForm,
+    AuditFilter,
     DatabaseForm,
     PlanForm,
     RegionForm,
@@ -51,7 +53,8 @@ from controlplane.models import (
     Tenant,
     TenantStatus,
 )
-from controlplane.rules import outbox, plans, regions, tenants
+from controlplane.rules import apps as app_rules
+from controlplane.rules import audit, outbox, plans, regions, tenants
 from controlplane.rules.errors import NotFound, RuleError
 
 bp = Blueprint("hostadmin", __name__, url_prefix="/admin", template_folder="templates")
@@ -146,7 +149,11 @@ def _tenants_page(failed: Failed) -> str:
         session.execute(select(App.tenant_id, func.count()).group_by(App.tenant_id)).all()
     )
     rows = []
-    for tenant in tenants.list_all(session):
+    # Those awaiting activation first: they are what a host admin comes here for.
+    waiting_first = sorted(
+        tenants.list_all(session), key=lambda t: t.status != TenantStatus.PENDING_ACTIVATION
+    )
+    for tenant in waiting_first:
         key = str(tenant.id)
         limit_form = failed.get(f"limit-{key}") or AppLimitForm(
             formdata=None, app_limit=tenant.app_limit
@@ -208,6 +215,94 @@ def tenant_app_limit(tenant_id: str) -> ResponseReturnValue:
         return f"{tenant.name} may have {tenant.app_limit} apps."
 
     return _act(form, change, _tenants_page, f"limit-{tenant_id}", ".tenants_list")
+
+
+@bp.get("/tenants/<tenant_id>")
+def tenant_show(tenant_id: str) -> ResponseReturnValue:
+    """One tenant: its state, owners, apps, and its recent audit events."""
+    session = db.session()
+    try:
+        tenant = tenants.get(session, tenant_id)
+    except NotFound:
+        abort(404)
+    default = settings().max_apps_per_tenant
+    return render_template(
+        "hostadmin/tenant.html",
+        tenant=tenant,
+        owners=sorted(m.user.email for m in tenant.memberships if m.role == "owner"),
+        members=len(tenant.memberships),
+        apps=app_rules.list_for_tenant(session, tenant),
+        limit=tenants.effective_app_limit(tenant, default),
+        events=audit.recent(session, tenant_id=tenant.id, limit=TENANT_EVENTS),
+        describe=describe,
+        more=TENANT_EVENTS,
+    )
+
+
+# --- audit trail ---------------------------------------------------------------------------
+AUDIT_PAGE = 50  # events per page of /admin/audit
+TENANT_EVENTS = 20  # recent events on a tenant's page
+
+
+def describe(details: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """An event's details as (label, text) pairs: ``{"from", "to"}`` reads ``old → new``."""
+
+    def text(value: Any) -> str:
+        if isinstance(value, Mapping) and set(value) == {"from", "to"}:
+            return f"{text(value['from'])} → {text(value['to'])}"
+        if isinstance(value, list):
+            return ", ".join(text(v) for v in value) if value else "none"
+        if isinstance(value, Mapping):
+            return ", ".join(f"{k}: {text(v)}" for k, v in value.items())
+        if value is None:
+            return "none"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return str(value)
+
+    return [(key.replace("_", " "), text(value)) for key, value in details.items()]
+
+
+@bp.get("/audit")
+def audit_list() -> ResponseReturnValue:
+    """Every state change, newest first; by tenant or target; keyset pages (``before``)."""
+    form = AuditFilter(request.args, meta={"csrf": False})
+    if request.args and not form.validate():
+        return render_template(
+            "hostadmin/audit.html", form=form, events=[], older=None, describe=describe
+        ), 400
+    tenant_key = uuid.UUID(form.tenant.data) if form.tenant.data else None
+    events = audit.recent(
+        db.session(),
+        tenant_id=tenant_key,
+        target_type=form.target_type.data or None,
+        target_id=form.target_id.data or None,
+        before_id=form.before.data,
+        limit=AUDIT_PAGE,
+    )
+    filters = {
+        name: value
+        for name, value in (
+            ("tenant", form.tenant.data),
+            ("target_type", form.target_type.data),
+            ("target_id", form.target_id.data),
+        )
+        if value
+    }
+    older = (
+        url_for(".audit_list", **filters, before=events[-1].id)
+        if len(events) == AUDIT_PAGE
+        else None
+    )
+    return render_template(
+        "hostadmin/audit.html",
+        form=form,
+        events=events,
+        older=older,
+        newest=url_for(".audit_list", **filters) if form.before.data else None,
+        filtered=bool(filters),
+        describe=describe,
+    )
 
 
 # --- regions -------------------------------------------------------------------------------
@@ -411,7 +506,8 @@ def _outbox_page(failed: Failed) -> str:
     session = db.session()
     listed = {
         status: mail.list_emails(session, status=status)
-        for status in (EmailStatus.PENDING.value, EmailStatus.FAILED.value)
+        # Failed first: they wait for a host admin; pending ones go out by themselves.
+        for status in (EmailStatus.FAILED.value, EmailStatus.PENDING.value)
     }
     return render_template(
         "hostadmin/outbox.html",

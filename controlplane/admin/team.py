@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 
+from controlplane.admin import act_as
 from controlplane.admin.team_forms import (
     AcceptForm,
     InviteForm,
@@ -198,6 +199,7 @@ def _join_with_account(token: str, found: members.Invitation) -> ResponseReturnV
                 form.password.data,
                 display_name=form.display_name.data or "",
             )
+            act_as(user)  # the new account accepts the invitation
             joined = members.accept(session, token, user, secret_key=settings().secret_key)
             tenant_id, name = str(joined.tenant_id), found.tenant.name
             session.commit()

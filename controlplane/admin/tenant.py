@@ -42,6 +42,7 @@ from controlplane.extensions import db
 from controlplane.models import App, Membership, Role, Tenant
 from controlplane.rules import apps as app_rules
 from controlplane.rules import plans, regions
+from controlplane.rules import usage as usage_rules
 from controlplane.rules.errors import AppNotFound, RuleError
 
 bp = Blueprint("tenant", __name__, template_folder="templates")
@@ -62,6 +63,7 @@ FIELD_OF = {
 USED_NONCES = "used_once"
 MAX_USED_NONCES = 20
 SHOWN_ONCE = "The secret was shown once; regenerate it if you lost it."
+USAGE_DAYS = 30  # days of tokens-issued counts on an app's page
 
 
 def current_membership() -> Membership | None:
@@ -317,8 +319,13 @@ def app_page(
     found: App, *, regenerate: RegenerateForm | None = None, status: int = 200
 ) -> tuple[str, int]:
     membership = membership_for(change=False)
+    days = usage_rules.daily(db.session(), found.id, USAGE_DAYS)
     return render_template(
         "tenant/app.html",
+        usage=list(reversed(days)),  # newest first
+        usage_total=sum(d.tokens for d in days),
+        usage_max=max(d.tokens for d in days),
+        flush_seconds=settings().usage_flush_seconds,
         app=found,
         tenant=found.tenant,
         can_change=can_change(membership),

@@ -54,3 +54,25 @@ class TemporarilyUnavailable(errors.OAuth2Error):
         headers: list[tuple[str, str]] = list(super().get_headers())
         headers.append(("Retry-After", "5"))
         return headers
+
+
+class TooManyFailedAuthentications(errors.InvalidClientError):
+    """429 for a failed authentication once its client_id or address is over the limit.
+
+    ``invalid_client``: it is one, and RFC 6749 §5.2 has no rate-limit code; a client keyed
+    on the code looks at its credentials, not at the server. Only failures get it, so a
+    caller with the right secret is never told this (docs/operations.md).
+    """
+
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            description="too many failed client authentications, retry later", status_code=429
+        )
+        self.retry_after = retry_after
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = list(errors.OAuth2Error.get_headers(self))
+        headers.append(("Retry-After", str(self.retry_after)))
+        return headers

@@ -6,16 +6,17 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 
+from controlplane import usage
 from controlplane.oauth.errors import UnauthorizedClient
+from controlplane.rules.admin_clients import AdminSubject
 from controlplane.rules.apps import TokenSubject, check_token_eligibility
 from controlplane.rules.errors import TokenRefused
 
 
-class AppClient(ClientMixin):
-    """An app as Authlib sees a client. Authentication is the server's, not this object's."""
+class _Client(ClientMixin):
+    """What Authlib asks of any client here. Authentication is the server's, not the client's."""
 
-    def __init__(self, subject: TokenSubject) -> None:
-        self.subject = subject
+    subject: TokenSubject | AdminSubject
 
     def get_client_id(self) -> str:
         return self.subject.client_id
@@ -44,18 +45,40 @@ class AppClient(ClientMixin):
         return grant_type == "client_credentials"
 
 
+class AppClient(_Client):
+    """A tenant's app: SPEC §2's eligibility rules decide after authentication."""
+
+    def __init__(self, subject: TokenSubject) -> None:
+        self.subject: TokenSubject = subject
+
+
+class AdminTokenClient(_Client):
+    """An admin API client (SPEC §3 Admin API): no tenant, so no eligibility rule.
+
+    Disabled admin clients never get here: the token query skips them, so they fail
+    authentication exactly as unknown ones do.
+    """
+
+    def __init__(self, subject: AdminSubject) -> None:
+        self.subject: AdminSubject = subject
+
+
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
 
     def validate_token_request(self) -> None:
-        client: AppClient = self.authenticate_token_endpoint_client()
-        try:
-            check_token_eligibility(client.subject)
-        except TokenRefused as refusal:
-            raise UnauthorizedClient(description=refusal.message) from None
+        client: AppClient | AdminTokenClient = self.authenticate_token_endpoint_client()
+        if isinstance(client, AppClient):
+            try:
+                check_token_eligibility(client.subject)
+            except TokenRefused as refusal:
+                raise UnauthorizedClient(description=refusal.message) from None
         self.request.client = client
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         # Authlib's own version logs the issued token at DEBUG; this one never logs it.
         token = self.generate_token(scope=None, include_refresh_token=False)
+        client: AppClient | AdminTokenClient = self.request.client
+        if isinstance(client, AppClient):  # tenant apps' usage; admin clients have none
+            usage.count_token(client.subject.app_id)  # in memory: no SQL on the token path
         return 200, token, self.TOKEN_RESPONSE_HEADER

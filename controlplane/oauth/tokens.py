@@ -11,7 +11,7 @@ from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from controlplane import claims
 from controlplane.config import Settings
 from controlplane.keys import Signer
-from controlplane.oauth.grant import AppClient
+from controlplane.oauth.grant import AdminTokenClient, AppClient
 
 
 class AccessTokenGenerator(JWTBearerTokenGenerator):
@@ -31,12 +31,25 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         self.settings = settings
         self.signer = signer
 
-    def get_jti(self, client: AppClient, grant_type: str, user: Any, scope: str | None) -> str:
+    def get_jti(
+        self, client: AppClient | AdminTokenClient, grant_type: str, user: Any, scope: str | None
+    ) -> str:
         return secrets.token_urlsafe(16)
 
     def access_token_generator(
-        self, client: AppClient, grant_type: str, user: Any, scope: str | None
+        self, client: AppClient | AdminTokenClient, grant_type: str, user: Any, scope: str | None
     ) -> str:
+        if isinstance(client, AdminTokenClient):
+            # SPEC §3 Admin API: aud <issuer>/api/v1, scope admin, no tenant claims.
+            return self.signer.sign(
+                claims.build_admin(
+                    client.subject.client_id,
+                    issuer=self.settings.issuer,
+                    issued_at=int(time.time()),
+                    lifetime=self.settings.token_lifetime,
+                    jti=self.get_jti(client, grant_type, user, scope),
+                )
+            )
         payload = claims.build(
             client.subject,
             issuer=self.settings.issuer,
@@ -50,7 +63,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
     def generate(
         self,
         grant_type: str,
-        client: AppClient,
+        client: AppClient | AdminTokenClient,
         user: Any = None,
         scope: str | None = None,
         expires_in: int | None = None,

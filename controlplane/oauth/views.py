@@ -10,11 +10,17 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from controlplane import keys
+from controlplane import keys, ratelimit
 from controlplane.app import settings
 from controlplane.extensions import db
 from controlplane.models import KeyState, SigningKey
-from controlplane.oauth.errors import InvalidRequest, TemporarilyUnavailable, UnsupportedGrantType
+from controlplane.oauth import outcome
+from controlplane.oauth.errors import (
+    InvalidRequest,
+    TemporarilyUnavailable,
+    TooManyFailedAuthentications,
+    UnsupportedGrantType,
+)
 from controlplane.oauth.server import TokenServer
 
 bp = Blueprint("oauth", __name__)
@@ -98,6 +104,14 @@ def token() -> ResponseReturnValue:
         db.session.rollback()
         log.exception("token request failed")
         return _error(TemporarilyUnavailable())
+    if issued.status_code == 401:
+        # Counted only now that authentication has failed: a success never waits on the
+        # rate-limit storage, and a correct secret is never refused (docs/operations.md).
+        wait = ratelimit.limiter().retry_after(
+            outcome.presented_client_id(request), request.remote_addr
+        )
+        if wait is not None:
+            return _error(TooManyFailedAuthentications(wait))
     return issued
 
 
@@ -134,6 +148,8 @@ def metadata() -> dict[str, Any]:
         "response_types_supported": ["none"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
+        # Empty: OpenID Connect Discovery §3 requires "openid" in a non-empty list, and no
+        # OpenID scope is served; admin clients' ``admin`` scope is documented in docs/api.md.
         "scopes_supported": [],
         "claims_supported": [
             "iss",
@@ -151,6 +167,7 @@ def metadata() -> dict[str, Any]:
             "allowed_domain_2",
             "allowed_domain_3",
             "limits",
+            "scope",
         ],
         "access_token_signing_alg_values_supported": algs,
     }

@@ -25,7 +25,7 @@ from controlplane.models import (
     TenantStatus,
 )
 from controlplane.models.base import utcnow
-from controlplane.rules import plans, regions, tenants
+from controlplane.rules import audit, plans, regions, tenants
 from controlplane.rules.domains import normalize_domains, normalize_redirect_uris
 from controlplane.rules.errors import (
     AppDisabled,
@@ -243,31 +243,62 @@ def create(
     )
     session.add(app)
     _flush_plan(session)
+    _record(
+        session,
+        "app.create",
+        app,
+        name=app.name,
+        region=region.code,
+        db_code=app.db_code,
+        allowed_domains=list(allowed),
+        redirect_uris=list(redirects),
+        post_logout_redirect_uris=list(post_logout),
+        plan=plan.code if plan is not None else None,
+    )
     return IssuedSecret(app, secret)
+
+
+def _record(session: Session, action: str, app: App, **details: Any) -> None:
+    """An app's audit event: by client_id (immutable, what people quote), in its tenant."""
+    audit.record(session, action, "app", app.client_id, tenant_id=app.tenant_id, details=details)
 
 
 def regenerate_secret(session: Session, app: App) -> IssuedSecret:
     """SPEC §1.6: a new secret; the old one fails on the next request on every instance."""
     secret = generate_secret()
     app.secret_hash = hash_secret(secret)
+    _record(session, "app.regenerate_secret", app)  # that it happened; never the secret
     session.flush()
     return IssuedSecret(app, secret)
 
 
 def set_enabled(session: Session, app: App, enabled: bool) -> App:
+    before = app.enabled
     app.enabled = enabled
+    _record(
+        session,
+        "app.enable" if enabled else "app.disable",
+        app,
+        enabled=audit.change(before, enabled),
+    )
     session.flush()
     return app
 
 
 def rename(session: Session, app: App, name: str) -> App:
+    before = app.name
     app.name = clean_name(name, what="app name")
+    _record(session, "app.rename", app, name=audit.change(before, app.name))
     session.flush()
     return app
 
 
 def set_domains(session: Session, app: App, domains: Sequence[str]) -> App:
+    before = list(app.allowed_domains)
     app.allowed_domains = normalize_domains(domains)
+    _record(
+        session, "app.set_domains", app, allowed_domains=audit.change(before, app.allowed_domains)
+    )
     session.flush()
     return app
 
@@ -282,7 +313,15 @@ def set_redirect_uris(
     post_logout = normalize_redirect_uris(
         post_logout_redirect_uris, field="post_logout_redirect_uris"
     )
+    before = (list(app.redirect_uris), list(app.post_logout_redirect_uris))
     app.redirect_uris, app.post_logout_redirect_uris = redirects, post_logout
+    _record(
+        session,
+        "app.set_redirect_uris",
+        app,
+        redirect_uris=audit.change(before[0], redirects),
+        post_logout_redirect_uris=audit.change(before[1], post_logout),
+    )
     session.flush()
     return app
 
@@ -327,13 +366,17 @@ def assign_plan(session: Session, app: App, plan_code: str) -> App:
     """
     plan = plans.get(session, plan_code)
     _check_assignable(session, app.tenant_id, app.id, plan, app.plan_id)
+    before = app.plan.code if app.plan is not None else None
     app.plan, app.on_free_plan = plan, plan.is_free
     _flush_plan(session)
+    _record(session, "app.assign_plan", app, plan=audit.change(before, plan.code))
     return app
 
 
 def unassign_plan(session: Session, app: App) -> App:
+    before = app.plan.code if app.plan is not None else None
     app.plan, app.on_free_plan = None, False
+    _record(session, "app.unassign_plan", app, plan=audit.change(before, None))
     session.flush()
     return app
 
@@ -386,6 +429,18 @@ def set_storage(
     storage.updated_at = utcnow()
     if secret_access_key is not None:
         storage.secret_access_key_encrypted = encryptor.encrypt(secret_access_key.encode())
+    # Where the data goes, and whether the secret key was replaced; never that key.
+    _record(
+        session,
+        "app.set_storage",
+        app,
+        provider=provider,
+        access_key_id=key_id,
+        bucket=bucket_name,
+        endpoint_url=endpoint,
+        region=region_name,
+        key_replaced=secret_access_key is not None,
+    )
     session.flush()
     return storage
 
@@ -435,7 +490,9 @@ def _check_endpoint(endpoint: str, provider: str) -> None:
 
 def clear_storage(session: Session, app: App) -> App:
     """Back to the platform's managed storage."""
+    before = app.storage.provider if app.storage is not None else None
     app.storage = None
+    _record(session, "app.clear_storage", app, provider=audit.change(before, None))
     session.flush()
     return app
 
@@ -452,6 +509,7 @@ def reencrypt_storage_secrets(session: Session, encryptor: Encryptor) -> int:
     configs = session.scalars(select(StorageConfig)).all()
     for config in configs:
         config.secret_access_key_encrypted = encryptor.rotate(config.secret_access_key_encrypted)
+    audit.record(session, "storage.reencrypt", "storage", "*", details={"count": len(configs)})
     session.flush()
     return len(configs)
 

@@ -10,11 +10,15 @@ variable. A change made outside any face is recorded as ``system``.
 
 from __future__ import annotations
 
+import enum
+import getpass
+import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -32,6 +36,28 @@ class Actor:
 
 
 SYSTEM = Actor("system")
+ANONYMOUS = "anonymous"
+
+
+def user_actor(email: str, address: str | None) -> Actor:
+    """A signed-in dashboard user, from ``address``."""
+    return Actor(f"user:{email}", address)
+
+
+def anonymous_actor(address: str | None) -> Actor:
+    """Someone not signed in (sign-up, password reset), from ``address``."""
+    return Actor(ANONYMOUS, address)
+
+
+def cli_actor() -> Actor:
+    """The operating-system user running a CLI verb (no address: it is a local process)."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        name = f"uid{os.getuid()}"
+    return Actor(f"cli:{name}")
+
+
 _actor: ContextVar[Actor] = ContextVar("controlplane_actor", default=SYSTEM)
 
 
@@ -53,6 +79,32 @@ def current_actor() -> Actor:
     return _actor.get()
 
 
+# Words no details key may contain: the trail must never hold a credential (issue #6).
+_SECRET_WORDS = ("secret", "password", "hash", "token", "credential", "private")
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value: ids, dates and enums as strings, containers element by element."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value.value if isinstance(value, enum.Enum) else value
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    raise TypeError(f"audit details take plain values, not {type(value).__name__}")
+
+
+def change(old: Any, new: Any) -> dict[str, Any]:
+    """The ``{"from", "to"}`` pair a details key holds for a changed value."""
+    return {"from": _plain(old), "to": _plain(new)}
+
+
 def record(
     session: Session,
     action: str,
@@ -62,7 +114,14 @@ def record(
     tenant_id: uuid.UUID | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction. ``details`` must hold no secret."""
+    """Append one event in the caller's transaction. ``details`` must hold no secret.
+
+    A details key that names a secret (``password``, ``secret``, ``token``, ``hash``...) is a
+    bug in the caller and raises ``ValueError``: the trail is read by every host admin.
+    """
+    for key in details or {}:
+        if any(word in key.lower() for word in _SECRET_WORDS):
+            raise ValueError(f"audit details must not carry {key!r}")
     actor = _actor.get()
     event = AuditEvent(
         actor=actor.name,
@@ -71,7 +130,7 @@ def record(
         target_type=target_type,
         target_id=str(target_id),
         tenant_id=tenant_id,
-        details=dict(details or {}),
+        details=_plain(dict(details or {})),
     )
     session.add(event)
     return event

@@ -216,3 +216,12 @@ class UnverifiedGoogleEmail(Invalid):
 
 class GoogleIdentityTaken(Conflict):
     """The account with that address is already linked to another Google identity."""
+
+
+# --- admin API clients (issue #6) ----------------------------------------------------------
+class AdminClientNotFound(NotFound):
+    pass
+
+
+class AdminClientExists(Conflict):
+    """Admin client names are unique: an operator tells them apart by name."""

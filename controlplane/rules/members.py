@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from controlplane.models import Membership, Role, Tenant, TenantInvitation, User
 from controlplane.models.base import utcnow
-from controlplane.rules import outbox, tenants, users
+from controlplane.rules import audit, outbox, tenants, users
 from controlplane.rules.errors import (
     AlreadyMember,
     InvalidInvitation,
@@ -129,6 +129,15 @@ def invite(
     token = _serializer(secret_key).dumps({"i": str(row.id)})
     link = f"{platform_url}/invitations/{token}"
     outbox.queue_invitation(session, tenant, normalized, chosen, link, days=INVITATION_DAYS)
+    # The link is a credential: the event names the invitation, never its token.
+    audit.record(
+        session,
+        "member.invite",
+        "invitation",
+        row.id,
+        tenant_id=tenant.id,
+        details={"email": normalized, "role": chosen},
+    )
     session.flush()
     return link
 
@@ -183,6 +192,14 @@ def accept(session: Session, token: str, user: User, *, secret_key: str) -> Memb
         session.flush()
     except IntegrityError:  # a concurrent acceptance of the same link won; the caller rolls back
         raise InvitationUsed("this invitation has been used") from None
+    audit.record(
+        session,
+        "member.accept",
+        "user",
+        user.id,
+        tenant_id=invitation.tenant.id,
+        details={"email": user.email, "role": invitation.role, "invitation": row.id},
+    )
     return membership
 
 
@@ -216,7 +233,16 @@ def change_role(
             "member owner first",
             field="role",
         )
+    before = membership.role
     membership.role = chosen
+    audit.record(
+        session,
+        "member.change_role",
+        "user",
+        membership.user_id,
+        tenant_id=locked.id,
+        details={"email": membership.user.email, "role": audit.change(before, chosen)},
+    )
     session.flush()
     return membership
 
@@ -236,6 +262,7 @@ def remove(
         )
     # Withdraw any invitation still open for the address: nothing lets a removed member back in
     # but a new invitation.
+    revoked = 0
     for pending in session.scalars(
         select(TenantInvitation).where(
             TenantInvitation.tenant_id == locked.id,
@@ -245,5 +272,18 @@ def remove(
         )
     ):
         pending.revoked_at = utcnow()
+        revoked += 1
+    audit.record(
+        session,
+        "member.remove",
+        "user",
+        membership.user_id,
+        tenant_id=locked.id,
+        details={
+            "email": membership.user.email,
+            "role": membership.role,
+            "invitations_withdrawn": revoked,
+        },
+    )
     session.delete(membership)
     session.flush()

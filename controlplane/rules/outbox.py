@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.models import EmailStatus, OutboxEmail, Tenant, User
 from controlplane.models.base import utcnow
+from controlplane.rules import audit
 from controlplane.rules.errors import NotFound
 
 
@@ -81,9 +82,23 @@ def retry(session: Session, email_id: int, *, now: datetime | None = None) -> Ou
         raise NotFound(f"email {email_id} does not exist")
     if email.status == EmailStatus.SENT:
         return email
+    before = (email.status, email.attempts)
     email.status = EmailStatus.PENDING
     email.attempts = 0
     email.next_attempt_at = now or utcnow()
+    # The kind and recipient only: a body may carry a reset or invitation link.
+    audit.record(
+        session,
+        "email.retry",
+        "email",
+        email.id,
+        details={
+            "kind": email.kind,
+            "to": email.to_address,
+            "status": audit.change(before[0], email.status),
+            "attempts_before": before[1],
+        },
+    )
     session.flush()
     return email
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from controlplane.models import Plan
+from controlplane.rules import audit
 from controlplane.rules.errors import PlanExists, PlanNotFound
 from controlplane.rules.validation import clean_name, non_negative, slug
 
@@ -57,6 +58,18 @@ def create(
         session.flush()
     except IntegrityError:
         raise PlanExists(f"plan {normalized} already exists", field="code") from None
+    audit.record(
+        session,
+        "plan.create",
+        "plan",
+        plan.code,
+        details={
+            "name": plan.name,
+            "is_free": plan.is_free,
+            "document_units_per_month": plan.document_units_per_month,
+            "max_api_requests_per_minute": plan.max_api_requests_per_minute,
+        },
+    )
     return plan
 
 
@@ -65,6 +78,10 @@ def retire(session: Session, plan: Plan) -> Plan:
 
     Retiring twice is harmless: the plan is retired either way.
     """
+    before = plan.retired
     plan.retired = True
+    audit.record(
+        session, "plan.retire", "plan", plan.code, details={"retired": audit.change(before, True)}
+    )
     session.flush()
     return plan

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from controlplane.models import LicenseRegion, RegionDatabase
+from controlplane.rules import audit
 from controlplane.rules.errors import (
     NoActiveDatabase,
     RegionDatabaseExists,
@@ -52,6 +53,7 @@ def create(session: Session, code: str, name: str) -> LicenseRegion:
         session.flush()
     except IntegrityError:
         raise RegionExists(f"license region {normalized} already exists", field="code") from None
+    audit.record(session, "region.create", "region", region.code, details={"name": region.name})
     return region
 
 
@@ -68,6 +70,13 @@ def add_database(session: Session, code: str, db_code: str) -> RegionDatabase:
         raise RegionDatabaseExists(
             f"database {normalized} already exists", field="db_code"
         ) from None
+    audit.record(
+        session,
+        "region.add_database",
+        "region_database",
+        database.db_code,
+        details={"region": region.code},
+    )
     return database
 
 
@@ -81,13 +90,29 @@ def get_database(session: Session, db_code: str) -> RegionDatabase:
 
 def set_active(session: Session, region: LicenseRegion, active: bool) -> LicenseRegion:
     """(De)activate a region. Deactivation stops new apps there; existing apps keep tokens."""
+    before = region.active
     region.active = active
+    audit.record(
+        session,
+        "region.activate" if active else "region.deactivate",
+        "region",
+        region.code,
+        details={"active": audit.change(before, active)},
+    )
     session.flush()
     return region
 
 
 def set_database_active(session: Session, database: RegionDatabase, active: bool) -> RegionDatabase:
+    before = database.active
     database.active = active
+    audit.record(
+        session,
+        "region_database.activate" if active else "region_database.deactivate",
+        "region_database",
+        database.db_code,
+        details={"region": database.region.code, "active": audit.change(before, active)},
+    )
     session.flush()
     return database
 

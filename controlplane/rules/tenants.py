@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from controlplane.models import Membership, Role, Tenant, TenantStatus, User
-from controlplane.rules import outbox, users
+from controlplane.rules import audit, outbox, users
 from controlplane.rules.errors import InvalidLimit, InvalidTransition, TenantNotFound
 from controlplane.rules.validation import clean_name
 
@@ -62,6 +62,14 @@ def register(
     tenant.memberships.append(Membership(user=owner, role=Role.OWNER))
     session.flush()
     outbox.queue_welcome(session, tenant, owner, platform_url)
+    audit.record(
+        session,
+        "tenant.register",
+        "tenant",
+        tenant.id,
+        tenant_id=tenant.id,
+        details={"name": tenant.name, "status": tenant.status, "owner": owner.email},
+    )
     session.flush()
     return tenant
 
@@ -79,9 +87,18 @@ def activate(session: Session, tenant: Tenant, *, platform_url: str) -> Tenant:
     """Activate a pending or suspended tenant and tell its owners (SPEC §1)."""
     if tenant.status == TenantStatus.ACTIVE:
         raise InvalidTransition(f"tenant {tenant.id} is already active")
+    before = tenant.status
     tenant.status = TenantStatus.ACTIVE
     for owner in owners(session, tenant):
         outbox.queue_activation(session, tenant, owner, platform_url)
+    audit.record(
+        session,
+        "tenant.activate",
+        "tenant",
+        tenant.id,
+        tenant_id=tenant.id,
+        details={"status": audit.change(before, tenant.status)},
+    )
     session.flush()
     return tenant
 
@@ -93,6 +110,14 @@ def suspend(session: Session, tenant: Tenant) -> Tenant:
             f"tenant {tenant.id} is {tenant.status}; only an active tenant can be suspended"
         )
     tenant.status = TenantStatus.SUSPENDED
+    audit.record(
+        session,
+        "tenant.suspend",
+        "tenant",
+        tenant.id,
+        tenant_id=tenant.id,
+        details={"status": audit.change(TenantStatus.ACTIVE, tenant.status)},
+    )
     session.flush()
     return tenant
 
@@ -105,7 +130,16 @@ def set_app_limit(session: Session, tenant: Tenant, limit: int | None) -> Tenant
     """
     if limit is not None and not 0 <= limit <= 1_000_000:
         raise InvalidLimit("app limit must be between 0 and 1000000", field="app_limit")
+    before = tenant.app_limit
     tenant.app_limit = limit
+    audit.record(
+        session,
+        "tenant.set_app_limit",
+        "tenant",
+        tenant.id,
+        tenant_id=tenant.id,
+        details={"app_limit": audit.change(before, limit)},  # None: the default
+    )
     session.flush()
     return tenant
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from controlplane.models import User
-from controlplane.rules import outbox
+from controlplane.rules import audit, outbox
 from controlplane.rules.errors import (
     GoogleIdentityTaken,
     InvalidEmail,
@@ -83,7 +83,22 @@ def get_or_create(session: Session, email: str, *, display_name: str = "") -> Us
         user = User(email=normalized, display_name=display_name.strip()[:200])
         session.add(user)
         session.flush()
+        _record_created(session, user)
     return user
+
+
+def _record_created(session: Session, user: User) -> None:
+    audit.record(
+        session,
+        "user.create",
+        "user",
+        user.id,
+        details={
+            "email": user.email,
+            # how the account signs in so far: a password, or nothing yet (Google, invitation)
+            "sign_in": "password" if user.password_hash is not None else "none",
+        },
+    )
 
 
 def create(session: Session, email: str, password: str | None, *, display_name: str = "") -> User:
@@ -102,6 +117,7 @@ def create(session: Session, email: str, password: str | None, *, display_name: 
         session.flush()
     except IntegrityError:  # a concurrent sign-up with the same address won the race
         raise UserExists(f"an account for {normalized} already exists", field="email") from None
+    _record_created(session, user)
     return user
 
 
@@ -137,8 +153,20 @@ def account_for_google(session: Session, identity: GoogleIdentity) -> User | Non
             field="email",
         )
     user.google_subject = identity.subject
+    _record_google_link(session, user)
     session.flush()
     return user
+
+
+def _record_google_link(session: Session, user: User) -> None:
+    """The Google subject is an identifier, not a credential: it says which identity."""
+    audit.record(
+        session,
+        "user.link_google",
+        "user",
+        user.id,
+        details={"email": user.email, "google_subject": user.google_subject},
+    )
 
 
 def create_with_google(session: Session, identity: GoogleIdentity) -> User:
@@ -149,6 +177,7 @@ def create_with_google(session: Session, identity: GoogleIdentity) -> User:
         session.flush()
     except IntegrityError:  # the same identity finished a sign-up in another tab meanwhile
         raise UserExists("this Google account already has an account here", field="email") from None
+    _record_google_link(session, user)
     return user
 
 
@@ -166,13 +195,29 @@ def create_host_admin(session: Session, email: str, password: str) -> User:
     """SPEC §3 ``user create-admin``: a new account with the host-admin flag."""
     user = create(session, email, password)
     user.is_host_admin = True
+    audit.record(
+        session,
+        "user.grant_host_admin",
+        "user",
+        user.id,
+        details={"email": user.email, "is_host_admin": audit.change(False, True)},
+    )
     session.flush()
     return user
 
 
 def set_password(session: Session, user: User, password: str) -> User:
     check_password_strength(password)
+    had_one = user.password_hash is not None
     user.password_hash = hash_password(password)
+    # That it changed, never the password or its hash.
+    audit.record(
+        session,
+        "user.set_password",
+        "user",
+        user.id,
+        details={"email": user.email, "replaced": had_one},
+    )
     session.flush()
     return user
 
@@ -264,4 +309,8 @@ def request_password_reset(
         return
     token = password_reset_token(user, secret_key)
     outbox.queue_password_reset(session, user, f"{platform_url}/password/reset/{token}")
+    # The link is a credential: the event says a reset was asked for, never the link.
+    audit.record(
+        session, "user.request_password_reset", "user", user.id, details={"email": user.email}
+    )
     session.flush()

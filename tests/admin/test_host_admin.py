@@ -418,7 +418,9 @@ def test_outbox_lists_pending_and_failed_and_never_a_secret_body(
 
     res = admin.get("/admin/outbox")
     assert res.status_code == 200
-    pending, _, failed_part = res.text.partition('<h2 id="failed">')
+    # Failed first (they wait for a host admin), then pending.
+    failed_part, _, pending = res.text.partition('<h2 id="pending">')
+    assert '<h2 id="failed">' in failed_part
     assert f'<tr id="email-{reset_id}">' in pending
     assert f'<tr id="email-{welcome_id}">' in failed_part
     assert "550 no such user" in failed_part
@@ -505,6 +507,8 @@ def test_the_url_map_holds_every_admin_page(app: Flask) -> None:
         "hostadmin.outbox_list",
         "hostadmin.keys_rotate",
         "hostadmin.outbox_retry",
+        "hostadmin.audit_list",
+        "hostadmin.tenant_show",
     } <= endpoints
 
 
@@ -567,5 +571,6 @@ def test_the_admin_pages_render_for_a_host_admin(
     assert f'action="/admin/outbox/{world["email_id"]}/retry"' in admin.get("/admin/outbox").text
     # the limit input of each tenant has its own id and label
     page = admin.get("/admin/tenants").text
-    assert f'<label for="app_limit-{world["tenant_id"]}">' in page
+    assert f'<label class="visually-hidden" for="app_limit-{world["tenant_id"]}">' in page
+    assert f'id="app_limit-{world["tenant_id"]}"' in page
     assert outbox.backlog(db.session())["pending"] >= 1

@@ -2,9 +2,9 @@
 
 The app runs under ``gunicorn wsgi:app`` on loopback (tests/support/gunicorn.py), on SQLite only:
 these tests check what a person sees, not the backends, which the rest of the suite covers. Mail
-goes to a loopback aiosmtpd server (tests/support/smtp.py); state changes a host admin would make
-go through the ``controlplane`` CLI with the server's environment (the admin pages do not exist
-yet). One server per test module, so tests of a module use addresses of their own.
+goes to a loopback aiosmtpd server (tests/support/smtp.py); what only an operator does (creating
+a host admin, delivering the outbox now) goes through the ``controlplane`` CLI with the server's
+environment. One server per test module, so tests of a module use addresses of their own.
 
 Chromium is Debian's, at ``/usr/bin/chromium`` (``make test`` installs it; set
 ``CONTROLPLANE_TEST_CHROMIUM`` for another path): Playwright cannot download browsers here.
@@ -12,6 +12,7 @@ Chromium is Debian's, at ``/usr/bin/chromium`` (``make test`` installs it; set
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -38,7 +39,7 @@ from controlplane import create_app
 from controlplane.extensions import db
 from tests.browser.axe import AXE_JS, NODE_DIR
 from tests.conftest import base_env, migrate
-from tests.support.gunicorn import Gunicorn, serve
+from tests.support.gunicorn import BIN, REPO_ROOT, Gunicorn, serve
 from tests.support.smtp import ReceivedMessage, SmtpServer
 
 CHROMIUM = Path(os.environ.get("CONTROLPLANE_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -123,6 +124,23 @@ class Live:
     def cli(self, *args: str) -> Any:
         return self.server.cli(*args)
 
+    def create_host_admin(self, email: str, password: str) -> None:
+        """``controlplane user create-admin EMAIL``, the password piped on standard input."""
+        result = subprocess.run(
+            [str(BIN / "controlplane"), "user", "create-admin", email, "--json"],
+            input=password + "\n",
+            env=self.server.env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, f"controlplane user create-admin: {result.stderr}"
+        created = json.loads(result.stdout)
+        assert created["email"] == email
+        assert created["is_host_admin"] is True
+        assert "password" not in created  # ours was used, none generated
+
     def mail_send(self) -> int:
         """``controlplane mail send``: deliver the outbox now; how many were sent."""
         report = self.cli("mail", "send")
@@ -163,10 +181,6 @@ class Live:
             finally:
                 db.session.remove()
                 db.engine.dispose()
-
-    def tenant_id(self, name: str) -> str:
-        [found] = [t["id"] for t in self.cli("tenant", "list") if t["name"] == name]
-        return str(found)
 
 
 @pytest.fixture(scope="module")

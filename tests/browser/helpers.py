@@ -38,6 +38,19 @@ def new_account(label: str = "Acme") -> Account:
     )
 
 
+@dataclass(frozen=True)
+class HostAdmin:
+    """An operator's account (``controlplane user create-admin``), in no organization."""
+
+    email: str
+    password: str
+
+
+def new_host_admin() -> HostAdmin:
+    tag = uuid.uuid4().hex[:8]
+    return HostAdmin(email=f"ops.{tag}@platform.example", password=f"operator passphrase {tag}")
+
+
 def sign_up(page: Page, account: Account) -> None:
     """The sign-up form, filled in and sent; lands on the organization's apps page."""
     page.goto("/signup")
@@ -60,6 +73,12 @@ def fill_sign_in(page: Page, email: str, password: str) -> None:
 def sign_in(page: Page, account: Account, password: str | None = None) -> None:
     fill_sign_in(page, account.email, password or account.password)
     expect(page).to_have_url(re.compile(r"/apps$"))
+
+
+def sign_in_host_admin(page: Page, admin: HostAdmin) -> None:
+    """A host admin in no organization lands on the host administration's overview."""
+    fill_sign_in(page, admin.email, admin.password)
+    expect(page).to_have_url(re.compile(r"/admin$"))
 
 
 def sign_out(page: Page) -> None:

@@ -1,11 +1,12 @@
-"""A tenant's journey in the browser, as far as the dashboard goes today (issue #5 Tests).
+"""A tenant's journey in the browser (issue #5 Tests).
 
-Sign-up → welcome email → a host admin activates the organization (CLI: the admin pages do not
-exist yet) → activation email with the platform's address → sign out → sign in → the apps page
-says the organization is active → create an app → its secret is shown once, and not after a
-reload (which creates no second app) → a token fetched with it works → regenerate → the old
-secret is refused, the new one works. Then the ways in that can go wrong: a wrong password, and a
-password reset by the emailed link, which works once.
+Sign-up → welcome email → a host admin (created with ``controlplane user create-admin``) signs in
+in a browser of their own, finds the organization in /admin and activates it with its button →
+activation email with the platform's address → sign out → sign in → the apps page says the
+organization is active → create an app → its secret is shown once, and not after a reload (which
+creates no second app) → a token fetched with it works → regenerate → the old secret is refused,
+the new one works. Then the ways in that can go wrong: a wrong password, and a password reset by
+the emailed link, which works once.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from playwright.sync_api import Page, expect
 from controlplane.rules import regions
 from tests.browser.conftest import Live
 from tests.browser.helpers import (
+    Account,
     fill_sign_in,
     new_account,
+    new_host_admin,
     screenshot,
     sign_in,
+    sign_in_host_admin,
     sign_out,
     sign_up,
 )
@@ -34,7 +38,38 @@ def _status(page: Page) -> str:
     return page.locator(".page-head .status").inner_text().strip()
 
 
-def test_sign_up_activation_sign_in(page: Page, live: Live) -> None:
+def activate_as_host_admin(admin: Page, live: Live, account: Account) -> None:
+    """A host admin, in a browser of their own, finds the new organization and activates it."""
+    operator = new_host_admin()
+    live.create_host_admin(operator.email, operator.password)
+    sign_in_host_admin(admin, operator)
+    expect(admin.get_by_role("heading", level=1)).to_have_text("Host administration")
+    waiting = admin.locator("#tenants-pending_activation")
+    assert int(waiting.inner_text()) >= 1
+    screenshot(admin, "journey-2-host-admin-overview")
+
+    admin.get_by_role("navigation", name="Host administration").get_by_role(
+        "link", name="Tenants"
+    ).click()
+    expect(admin).to_have_url(re.compile(r"/admin/tenants$"))
+    row = admin.get_by_role("row").filter(has_text=account.organization)
+    expect(row).to_have_count(1)
+    expect(row.locator(".status")).to_have_text("pending activation")
+    expect(row).to_contain_text(account.email)  # its owner
+    screenshot(admin, "journey-3-host-admin-tenants")
+
+    row.get_by_role("button", name="Activate").click()
+    expect(admin).to_have_url(re.compile(r"/admin/tenants$"))
+    expect(admin.get_by_role("status")).to_have_text(
+        f"{account.organization} is active; its owners get an activation email."
+    )
+    expect(row.locator(".status")).to_have_text("active")
+    expect(row.get_by_role("button", name="Activate")).to_have_count(0)
+    expect(row.get_by_role("button", name="Suspend")).to_be_visible()
+    screenshot(admin, "journey-4-host-admin-activated")
+
+
+def test_sign_up_activation_sign_in(page: Page, open_page: Callable[..., Page], live: Live) -> None:
     account = new_account()
     sign_up(page, account)
     expect(page.get_by_role("status")).to_have_text(
@@ -55,11 +90,9 @@ def test_sign_up_activation_sign_in(page: Page, live: Live) -> None:
     assert "awaits activation" in welcome.body
     assert f"Dashboard: {live.url}\n" in welcome.body
 
-    # A host admin activates the organization; its owner is told, with the platform's address.
-    tenant_id = live.tenant_id(account.organization)
-    activated = live.cli("tenant", "activate", tenant_id)
-    assert activated["status"] == "active"
-    assert activated["owners"] == [account.email]
+    # A host admin activates the organization in the dashboard; its owner is told by email,
+    # with the platform's address.
+    activate_as_host_admin(open_page(), live, account)
     assert live.mail_to(account.email) == [welcome]
     assert live.mail_send() >= 1
     activation = live.wait_mail(account.email, f"{account.organization} is active")
@@ -68,11 +101,11 @@ def test_sign_up_activation_sign_in(page: Page, live: Live) -> None:
 
     sign_out(page)
     expect(page.get_by_role("status")).to_have_text("You are signed out.")
-    screenshot(page, "journey-2-signed-out")
+    screenshot(page, "journey-5-signed-out")
     page.goto("/apps")  # signed out: sent to sign in, and back to the apps after
     expect(page).to_have_url(re.compile(r"/login\?next=%2Fapps$"))
     expect(page.get_by_role("status")).to_have_text("Sign in to continue.")
-    screenshot(page, "journey-3-sign-in-to-continue")
+    screenshot(page, "journey-6-sign-in-to-continue")
     page.get_by_label("Email").fill(account.email)
     page.get_by_label("Password").fill(account.password)
     page.get_by_role("button", name="Sign in").click()
@@ -80,7 +113,7 @@ def test_sign_up_activation_sign_in(page: Page, live: Live) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text(account.organization)
     assert _status(page) == "active"
     expect(page.locator(".notice")).to_have_count(0)
-    screenshot(page, "journey-4-active")
+    screenshot(page, "journey-7-active")
 
     # The status comes from the database, not the session: a new sign-in sees it too.
     page.reload()
@@ -128,7 +161,7 @@ def create_use_and_regenerate_an_app(page: Page, live: Live) -> None:
     secret = _copied(page, "client-secret")
     assert page.locator("#client-secret").inner_text() == secret
     assert len(secret) >= 32
-    screenshot(page, "journey-5-secret-shown-once")
+    screenshot(page, "journey-8-secret-shown-once")
 
     # A reload re-sends the POST: no second app, no secret, the app page says why.
     page.reload()
@@ -137,7 +170,7 @@ def create_use_and_regenerate_an_app(page: Page, live: Live) -> None:
         "The secret was shown once; regenerate it if you lost it."
     )
     assert secret not in page.content()
-    screenshot(page, "journey-6-after-reload")
+    screenshot(page, "journey-9-after-reload")
     page.get_by_role("link", name="Apps", exact=True).first.click()
     expect(page).to_have_url(re.compile(r"/apps$"))
     expect(page.get_by_role("row")).to_have_count(2)  # the head and one app
@@ -158,7 +191,7 @@ def create_use_and_regenerate_an_app(page: Page, live: Live) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("New secret for “Customer portal”")
     new_secret = _copied(page, "client-secret")
     assert new_secret != secret
-    screenshot(page, "journey-7-regenerated")
+    screenshot(page, "journey-10-regenerated")
     page.reload()  # once more: nothing regenerated again
     expect(page).to_have_url(re.compile(rf"/apps/{client_id}$"))
     assert new_secret not in page.content()

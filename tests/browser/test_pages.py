@@ -12,18 +12,24 @@ from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, StorageState, expect
+from sqlalchemy.orm import Session
 
-from controlplane.app import state
-from controlplane.rules import apps, plans, regions, tenants, users
+from controlplane import keys
+from controlplane.app import settings, state
+from controlplane.models import EmailStatus, Tenant
+from controlplane.rules import apps, members, outbox, plans, regions, tenants, users
 from tests.browser.axe import axe, describe
 from tests.browser.conftest import DESKTOP, PHONE, Live
 from tests.browser.helpers import (
     Account,
+    HostAdmin,
     fill_sign_in,
     horizontal_overflow,
     new_account,
+    new_host_admin,
     screenshot,
     sign_in,
+    sign_in_host_admin,
 )
 
 VIEWPORTS = {"desktop": DESKTOP, "375": PHONE}
@@ -32,26 +38,45 @@ STORAGE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 @dataclass(frozen=True)
 class World:
-    """An active organization with apps, a pending one without, and a live reset link.
+    """Organizations, their people and apps, and a host admin with something on every page.
 
-    A third, active organization creates apps (the secret page), so that the first one's apps
-    page looks the same whatever order the pages are visited in.
+    An active organization with apps and a team, a pending one without, a live reset link,
+    invitations, regions, plans, keys and a failed email. A third, active organization creates
+    apps (the secret page), so that the first one's apps page looks the same whatever order the
+    pages are visited in.
     """
 
     active: Account
     pending: Account
     maker: Account
-    active_session: StorageState
-    pending_session: StorageState
-    maker_session: StorageState
+    operator: HostAdmin
+    sessions: dict[str, StorageState]  # who -> their signed-in browser state
     reset_link: str
     portal: str  # client_id of the active organization's app with its own storage
     export: str  # client_id of its disabled app
+    invitation_new: str  # link inviting an address that has no account yet
+    invitation_known: str  # link inviting the maker's owner, who has an account
+    member_email: str  # a plain member of the active organization
+
+
+MEMBER = Account("", "Grace Hopper", "grace.hopper@acme.example", "a member's long passphrase")
+ADMIN = Account("", "Alan Turing", "alan.turing@acme.example", "an admin's long passphrase")
+
+
+def _join(session: Session, live: Live, tenant: Tenant, person: Account, role: str) -> None:
+    """``person`` gets an account and joins ``tenant`` by an invitation, as the pages do."""
+    secret_key = live.server.env["CONTROLPLANE_SECRET_KEY"]
+    link = members.invite(
+        session, tenant, person.email, role, secret_key=secret_key, platform_url=live.url
+    )
+    user = users.create(session, person.email, person.password, display_name=person.name)
+    members.accept(session, link.rsplit("/", 1)[1], user, secret_key=secret_key)
 
 
 @pytest.fixture(scope="module")
 def world(live: Live, open_module_page: Callable[..., Page]) -> World:
     active, pending, maker = new_account("Acme"), new_account("Globex"), new_account("Initech")
+    operator = new_host_admin()
     with live.domain() as session:
         regions.create(session, "EU", "Europe")
         regions.add_database(session, "EU", "eu-db-1")
@@ -113,23 +138,67 @@ def world(live: Live, open_module_page: Callable[..., Page]) -> World:
         portal_id, export_id = portal.client_id, export.client_id
         owner = users.by_email(session, active.email)
         assert owner is not None
-        token = users.password_reset_token(owner, live.server.env["CONTROLPLANE_SECRET_KEY"])
+        secret_key = live.server.env["CONTROLPLANE_SECRET_KEY"]
+        token = users.password_reset_token(owner, secret_key)
 
-    sessions = []
-    for account in (active, pending, maker):
+        # The team: an admin and a plain member joined; two invitations wait.
+        _join(session, live, tenant, ADMIN, "admin")
+        _join(session, live, tenant, MEMBER, "member")
+        invitation_new = members.invite(
+            session,
+            tenant,
+            "new.colleague@acme.example",
+            "member",
+            secret_key=secret_key,
+            platform_url=live.url,
+        )
+        invitation_known = members.invite(
+            session, tenant, maker.email, "admin", secret_key=secret_key, platform_url=live.url
+        )
+
+        # What a host admin looks after: a region without a database, free and retired plans,
+        # and an email that ran out of attempts.
+        regions.create(session, "APAC", "Asia-Pacific")
+        plans.create(session, "free", "Free", is_free=True, document_units_per_month=1_000)
+        plans.retire(session, plans.create(session, "legacy", "Legacy 2023"))
+        bounced = outbox.queue(
+            session,
+            kind="notice",
+            to="nobody@unreachable.example",
+            subject="Your organization's apps",
+            body="Hello,\n\nthis message could not be delivered.\n",
+        )
+        bounced.status = EmailStatus.FAILED
+        bounced.attempts = 8
+        bounced.last_error = "SMTP 550: 5.1.1 <nobody@unreachable.example>: mailbox unavailable"
+        users.create_host_admin(session, operator.email, operator.password)
+    with live.domain() as session:  # a key set that has rotated once: retired, current, next
+        keys.ensure_key_set(session, settings().signing_alg, state().encryptor)
+        keys.rotate(session, settings().signing_alg, state().encryptor, force=True)
+
+    sessions = {}
+    for who, account in (("active", active), ("pending", pending), ("maker", maker)):
         page = open_module_page()
         sign_in(page, account)
-        sessions.append(page.context.storage_state())
+        sessions[who] = page.context.storage_state()
+    page = open_module_page()
+    sign_in(page, MEMBER)
+    sessions["member"] = page.context.storage_state()
+    page = open_module_page()
+    sign_in_host_admin(page, operator)
+    sessions["operator"] = page.context.storage_state()
     return World(
         active=active,
         pending=pending,
         maker=maker,
-        active_session=sessions[0],
-        pending_session=sessions[1],
-        maker_session=sessions[2],
+        operator=operator,
+        sessions=sessions,
         reset_link=f"{live.url}/password/reset/{token}",
         portal=portal_id,
         export=export_id,
+        invitation_new=invitation_new,
+        invitation_known=invitation_known,
+        member_email=MEMBER.email,
     )
 
 
@@ -280,7 +349,139 @@ def storage_managed(page: Page, world: World) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Storage of Nightly billing export")
 
 
-# name -> (who looks: None, "active" or "pending"; how to get there)
+def team(page: Page, world: World) -> None:
+    page.goto("/apps")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Team").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Team of {world.active.organization}"
+    )
+    expect(page.get_by_role("row")).to_have_count(4)  # the head, the owner, an admin, a member
+    expect(page.get_by_role("button", name="Send invitation")).to_be_visible()
+
+
+def team_member(page: Page, world: World) -> None:
+    """A plain member sees the team, and no form to change it."""
+    page.goto("/team")
+    expect(page.get_by_role("row")).to_have_count(4)
+    expect(page.locator("main form")).to_have_count(0)
+
+
+def team_invite_refused(page: Page, world: World) -> None:
+    """Inviting someone who already belongs: refused beside the email field."""
+    page.goto("/team")
+    page.get_by_label("Email").fill(world.member_email)
+    page.get_by_role("button", name="Send invitation").click()
+    email = page.locator(".field", has=page.get_by_label("Email"))
+    expect(email.locator(".error")).to_contain_text("is already a member")
+
+
+def team_last_owner(page: Page, world: World) -> None:
+    """The only owner cannot step down: refused beside their own row."""
+    page.goto("/team")
+    own = page.get_by_role("row").filter(has_text="(you)")
+    own.get_by_role("combobox").select_option("member")
+    own.get_by_role("button", name="Change role").click()
+    own = page.get_by_role("row").filter(has_text="(you)")
+    expect(own.locator(".error")).to_be_visible()
+
+
+def invitation_new(page: Page, world: World) -> None:
+    """The emailed link, opened by someone without an account: create one and join."""
+    page.goto(world.invitation_new)
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Join {world.active.organization}")
+    expect(page.get_by_role("button", name="Create account and join")).to_be_visible()
+
+
+def invitation_refused(page: Page, world: World) -> None:
+    page.goto(world.invitation_new)
+    page.get_by_label("Password", exact=True).fill("too short")
+    page.get_by_role("button", name="Create account and join").click()
+    expect(page.locator(".field.has-error")).to_have_count(2)
+
+
+def invitation_known(page: Page, world: World) -> None:
+    """The link opened by the invited person, signed in: one button to join."""
+    page.goto(world.invitation_known)
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Join {world.active.organization}")
+    expect(page.get_by_role("button", name="Join")).to_be_visible()
+
+
+def invitation_invalid(page: Page, world: World) -> None:
+    page.goto("/invitations/not-a-link")
+    expect(page.get_by_role("heading", level=1)).to_have_text("This invitation cannot be used")
+
+
+def _admin(page: Page, section: str, heading: str) -> None:
+    """From the overview, through the host administration's own navigation."""
+    page.goto("/admin")
+    page.get_by_role("navigation", name="Host administration").get_by_role(
+        "link", name=section
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+
+
+def admin_overview(page: Page, world: World) -> None:
+    page.goto("/apps")  # a host admin in no organization is sent to the overview
+    expect(page.get_by_role("heading", level=1)).to_have_text("Host administration")
+
+
+def admin_tenants(page: Page, world: World) -> None:
+    _admin(page, "Tenants", "Tenants")
+    expect(page.get_by_role("row").filter(has_text=world.pending.organization)).to_contain_text(
+        "pending activation"
+    )
+
+
+def admin_tenants_refused(page: Page, world: World) -> None:
+    """A negative app limit: refused beside that tenant's field, nothing saved."""
+    _admin(page, "Tenants", "Tenants")
+    row = page.get_by_role("row").filter(has_text=world.active.organization)
+    row.get_by_role("spinbutton").fill("-1")
+    row.get_by_role("button", name="Set").click()
+    row = page.get_by_role("row").filter(has_text=world.active.organization)
+    expect(row.locator(".error")).to_have_text("Enter a whole number of 0 or more.")
+
+
+def admin_regions(page: Page, world: World) -> None:
+    _admin(page, "Regions", "License regions")
+    expect(page.locator("#region-APAC")).to_contain_text("No database yet")
+
+
+def admin_regions_refused(page: Page, world: World) -> None:
+    _admin(page, "Regions", "License regions")
+    new = page.locator("section", has=page.get_by_role("heading", name="New region"))
+    new.get_by_label("Code").fill("EU")
+    new.get_by_label("Name").fill("Europe again")
+    new.get_by_role("button", name="Create region").click()
+    new = page.locator("section", has=page.get_by_role("heading", name="New region"))
+    expect(new.locator(".error")).to_be_visible()
+
+
+def admin_plans(page: Page, world: World) -> None:
+    _admin(page, "Plans", "Plans")
+    expect(page.locator("#plan-legacy")).to_contain_text("retired")
+
+
+def admin_keys(page: Page, world: World) -> None:
+    _admin(page, "Signing keys", "Signing keys")
+    expect(page.get_by_role("row")).to_have_count(4)  # the head; retired, current, next
+
+
+def admin_keys_refused(page: Page, world: World) -> None:
+    """Rotation needs the box ticked: refused beside it, nothing rotated."""
+    _admin(page, "Signing keys", "Signing keys")
+    page.get_by_role("button", name="Rotate signing keys").click()
+    expect(page.locator(".field.has-error")).to_have_count(1)
+
+
+def admin_outbox(page: Page, world: World) -> None:
+    _admin(page, "Email outbox", "Email outbox")
+    expect(page.get_by_role("row").filter(has_text="nobody@unreachable.example")).to_contain_text(
+        "mailbox unavailable"
+    )
+
+
+# name -> (who looks: None or a key of World.sessions; how to get there)
 PAGES: dict[str, tuple[str | None, Callable[[Page, World], None]]] = {
     "signup": (None, signup),
     "signup-refused": (None, signup_refused),
@@ -301,6 +502,23 @@ PAGES: dict[str, tuple[str | None, Callable[[Page, World], None]]] = {
     "storage": ("active", storage),
     "storage-refused": ("active", storage_refused),
     "storage-managed": ("active", storage_managed),
+    "team": ("active", team),
+    "team-member": ("member", team_member),
+    "team-invite-refused": ("active", team_invite_refused),
+    "team-last-owner": ("active", team_last_owner),
+    "invitation": (None, invitation_new),
+    "invitation-refused": (None, invitation_refused),
+    "invitation-signed-in": ("maker", invitation_known),
+    "invitation-invalid": (None, invitation_invalid),
+    "admin": ("operator", admin_overview),
+    "admin-tenants": ("operator", admin_tenants),
+    "admin-tenants-refused": ("operator", admin_tenants_refused),
+    "admin-regions": ("operator", admin_regions),
+    "admin-regions-refused": ("operator", admin_regions_refused),
+    "admin-plans": ("operator", admin_plans),
+    "admin-keys": ("operator", admin_keys),
+    "admin-keys-refused": ("operator", admin_keys_refused),
+    "admin-outbox": ("operator", admin_outbox),
 }
 
 
@@ -310,14 +528,10 @@ def test_page_looks_and_access(
     name: str, width: str, world: World, open_page: Callable[..., Page]
 ) -> None:
     who, reach = PAGES[name]
-    signed_in = {
-        "active": world.active_session,
-        "pending": world.pending_session,
-        "maker": world.maker_session,
-    }
-    options = {"storage_state": signed_in[who]} if who else {}
+    options = {"storage_state": world.sessions[who]} if who else {}
     page = open_page(VIEWPORTS[width], **options)
     reach(page, world)
+    page.wait_for_load_state("load")  # a form's answer may still be fetching its stylesheet
     expect(page.locator("link[rel=stylesheet]")).to_have_count(1)
     assert page.evaluate("() => getComputedStyle(document.body).margin") == "0px", "no CSS"
 

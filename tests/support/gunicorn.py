@@ -48,6 +48,11 @@ def _logging_config(path: Path) -> Path:
     gunicorn applies it in the arbiter before the workers import the app, as in a deployment
     whose operator turned debug logging on. gunicorn merges it over its own defaults, so its
     two loggers are spelled out: error log to stderr, access log (bare lines) to stdout.
+
+    The repository's gunicorn.conf.py sets ``logconfig_dict``, which gunicorn prefers to this
+    file: there, records are JSON lines on stderr, at ``--log-level debug`` for the application
+    too, and the access log still goes to stdout (``--access-logfile -``). This configuration
+    applies when gunicorn runs without that file.
     """
     config = {
         "version": 1,
