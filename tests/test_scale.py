@@ -54,6 +54,8 @@ def seeded(
         db.session.commit()
         db.session.remove()
         yield flask_app, seeded
+        # The usage flusher stops with the module: its database is about to go.
+        flask_app.extensions["controlplane.usage"].close(flush=False)
         db.session.remove()
         db.engine.dispose()
 
