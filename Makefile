@@ -42,7 +42,7 @@ run: install ## Migrate the SQLite default and serve on 127.0.0.1:8000 with guni
 test: install-dev system-deps ## Run the whole suite on SQLite and PostgreSQL
 	$(BIN)/pytest
 
-bench: install ## Load /connect/token and the peer (node oidc-provider): RS256, ES256, 1 and 100,000 apps
+bench: install ## Load /connect/token and the peer (node oidc-provider): RS256, ES256, 1 and 1,000,000 apps
 	bench/run.sh
 
 lint: install-dev ## ruff (check + format check) and mypy --strict

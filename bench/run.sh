@@ -2,10 +2,13 @@
 # `make bench`: load /connect/token and the peer token server (node oidc-provider, same
 # algorithm) in the same run, with ../shared/peers/bench-token.sh (wrk, 16 connections, 10 s).
 #
-#   bench/run.sh                 RS256 and ES256, at 1 app and at 100,000 apps
+#   bench/run.sh                 RS256 and ES256, at 1 app and at 1,000,000 apps
 #   ALGS=ES256 APPS="1" bench/run.sh
+#   BENCH_DB=postgresql bench/run.sh   the same on a throwaway PostgreSQL cluster (Debian's
+#                                      binaries, in a temp dir, stopped at exit)
 #
-# Ours: gunicorn, 2 sync workers, SQLite in a temp dir, seeded with `controlplane bench seed`.
+# Ours: gunicorn, 2 sync workers, SQLite in a temp dir (or a fresh PostgreSQL database per
+# run), seeded with `controlplane bench seed`; the seed time is printed too.
 # Peer: ../shared/peers/oidc-provider/server.mjs (one node process), as in its README.
 # Results: printed, and kept in bench/results/ (gitignored).
 set -euo pipefail
@@ -14,8 +17,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 peers=${PEERS:-$(cd "$root/.." && pwd)/shared/peers}
 bin=$root/.venv/bin
 algs=${ALGS:-RS256 ES256}
-app_counts=${APPS:-1 100000}
+app_counts=${APPS:-1 1000000}
 workers=${WORKERS:-2}
+bench_db=${BENCH_DB:-sqlite}
+[[ $bench_db == sqlite || $bench_db == postgresql ]] || {
+  echo "error: BENCH_DB must be sqlite or postgresql" >&2; exit 1
+}
 mkdir -p "$root/bench/results"
 out="$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ).txt"
 
@@ -40,20 +47,56 @@ field() { sed -E "s/.* $1=([0-9.]+).*/\1/" <<<"$2"; }
 declare -A ours peer
 tmp_root=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp_root"; }
+pg_bin="" pg_port="" pg_as=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [[ -n $pg_bin ]]; then
+    "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$tmp_root/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$tmp_root"
+}
 trap cleanup EXIT
+
+start_postgres() { # a throwaway cluster, as tests/support/postgres.py starts one
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | tail -1)
+  [[ -x "$pg_bin/initdb" ]] || { echo "error: PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
+  pg_port=$(free_port)
+  mkdir -p "$tmp_root/pg"
+  if [[ $(id -u) == 0 ]]; then chown postgres: "$tmp_root" "$tmp_root/pg"; chmod 755 "$tmp_root"; pg_as=(runuser -u postgres --); fi
+  "${pg_as[@]}" "$pg_bin/initdb" -D "$tmp_root/pg/data" -A trust -U postgres -E UTF8 --locale=C --no-sync >/dev/null
+  # Durability off: the data lives for this run. The token path only reads.
+  "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$tmp_root/pg/data" -l "$tmp_root/pg/server.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $tmp_root/pg -c fsync=off -c synchronous_commit=off -c shared_buffers=512MB" \
+    start >/dev/null
+}
+
+database_url() { # dir name: a fresh database for one run
+  if [[ $bench_db == sqlite ]]; then echo "sqlite:///$1/bench.db"; return; fi
+  "${pg_as[@]}" "$pg_bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -c "CREATE DATABASE $2" >/dev/null
+  echo "postgresql+psycopg://postgres@127.0.0.1:$pg_port/$2"
+}
 
 run_ours() { # alg apps
   local alg=$1 apps=$2 dir port pid creds id secret line
   dir=$(mktemp -d -p "$tmp_root")
+  chmod 755 "$dir"
   port=$(free_port)
-  export CONTROLPLANE_DATABASE_URL="sqlite:///$dir/bench.db" CONTROLPLANE_INSTANCE_PATH="$dir"
+  CONTROLPLANE_DATABASE_URL=$(database_url "$dir" "bench_${alg,,}_$apps")
+  export CONTROLPLANE_DATABASE_URL CONTROLPLANE_INSTANCE_PATH="$dir"
   export CONTROLPLANE_SECRET_KEY="bench-only-secret-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   export CONTROLPLANE_SIGNING_ALG="$alg" CONTROLPLANE_ISSUER="http://127.0.0.1:$port"
   "$bin/controlplane" db upgrade >/dev/null 2>&1
   local t0=$SECONDS
   creds=$("$bin/controlplane" bench seed --apps "$apps" --json 2>/dev/null)
-  echo "  seeded $apps apps in $((SECONDS - t0)) s" >&2
+  local seed_s=$((SECONDS - t0))
+  echo "  seeded $apps apps in $seed_s s" >&2
+  if [[ $bench_db == postgresql ]]; then
+    # Measure the steady state, not a bulk load's aftermath: set the hint bits and visibility
+    # map now and flush the dirty pages, instead of autovacuum and the checkpointer doing it
+    # on the same CPUs during the load.
+    "${pg_as[@]}" "$pg_bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -d "bench_${alg,,}_$apps" \
+      -c "VACUUM (ANALYZE) app, tenant" -c "CHECKPOINT" >/dev/null
+  fi
   id=$("$bin/python" -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$creds")
   secret=$("$bin/python" -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$creds")
   (cd "$root" && exec "$bin/gunicorn" --workers "$workers" --worker-class sync \
@@ -67,7 +110,7 @@ run_ours() { # alg apps
   kill "$pid"; wait "$pid" 2>/dev/null || true
   unset CONTROLPLANE_DATABASE_URL CONTROLPLANE_INSTANCE_PATH CONTROLPLANE_SECRET_KEY \
     CONTROLPLANE_SIGNING_ALG CONTROLPLANE_ISSUER
-  echo "$line"
+  echo "$line seed_s=$seed_s"
 }
 
 run_peer() { # alg
@@ -86,8 +129,9 @@ run_peer() { # alg
   echo "$line"
 }
 
+if [[ $bench_db == postgresql ]]; then start_postgres; fi
 {
-  echo "# make bench $(date -u +%FT%TZ) on $(nproc) CPUs; gunicorn $workers sync workers, SQLite"
+  echo "# make bench $(date -u +%FT%TZ) on $(nproc) CPUs; gunicorn $workers sync workers, $bench_db"
   for alg in $algs; do
     echo "== $alg"
     echo "peer (oidc-provider, 1 process):" >&2

@@ -73,6 +73,10 @@ class PostgresCluster:
             "--locale=C",
             "--no-sync",
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after :meth:`halt`) on the same port and data."""
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -91,6 +95,10 @@ class PostgresCluster:
             "60",
             "start",
         )
+
+    def halt(self) -> None:
+        """Stop the server as an outage would, keeping its data: clients are disconnected."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:
