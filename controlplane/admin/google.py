@@ -11,6 +11,7 @@ What an identity may do here is a domain rule: ``rules.users.account_for_google`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -153,12 +154,7 @@ def signup() -> ResponseReturnValue:
         form.display_name.data = identity.name
     if form.validate_on_submit():
         db_session = db.session()
-        named = users.GoogleIdentity(
-            subject=identity.subject,
-            email=identity.email,
-            email_verified=True,
-            name=form.display_name.data,
-        )
+        named = dataclasses.replace(identity, name=form.display_name.data)
         try:
             owner = users.create_with_google(db_session, named)
             act_as(owner)

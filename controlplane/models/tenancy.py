@@ -62,8 +62,12 @@ class User(Base):
 
     def get_id(self) -> str:
         """The session's user id, bound to the password: changing it ends other sessions."""
-        fingerprint = (self.password_hash or "")[-8:]
-        return f"{self.id}:{fingerprint}"
+        return f"{self.id}:{self.password_fingerprint}"
+
+    @property
+    def password_fingerprint(self) -> str:
+        """The tail of the (salted) password hash: sessions and reset links die with it."""
+        return (self.password_hash or "")[-8:]
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     # Normalized by email-validator, then lower-cased: one account per mailbox.

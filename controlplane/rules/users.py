@@ -258,7 +258,7 @@ def by_session_id(session: Session, session_id: str) -> User | None:
     except ValueError:
         return None
     user = session.get(User, key)
-    if user is None or (user.password_hash or "")[-8:] != fingerprint:
+    if user is None or user.password_fingerprint != fingerprint:
         return None
     return user
 
@@ -267,14 +267,10 @@ RESET_MAX_AGE = 3600  # seconds a password-reset link stays valid
 _RESET_SALT = "controlplane password reset"
 
 
-def _fingerprint(user: User) -> str:
-    return (user.password_hash or "")[-8:]
-
-
 def password_reset_token(user: User, secret_key: str) -> str:
     """A signed, time-limited token, void once the password changes (so single use)."""
     serializer = URLSafeTimedSerializer(secret_key, salt=_RESET_SALT)
-    return serializer.dumps({"u": str(user.id), "p": _fingerprint(user)})
+    return serializer.dumps({"u": str(user.id), "p": user.password_fingerprint})
 
 
 def user_for_reset_token(
@@ -290,7 +286,7 @@ def user_for_reset_token(
             "this reset link is invalid or has expired: ask for a new one", field="password"
         ) from None
     user = session.get(User, key)
-    if user is None or _fingerprint(user) != fingerprint:
+    if user is None or user.password_fingerprint != fingerprint:
         raise InvalidResetLink(
             "this reset link has already been used: ask for a new one", field="password"
         )
