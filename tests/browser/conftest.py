@@ -12,10 +12,8 @@ Chromium is Debian's, at ``/usr/bin/chromium`` (``make test`` installs it; set
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,7 +37,7 @@ from controlplane import create_app
 from controlplane.extensions import db
 from tests.browser.axe import AXE_JS
 from tests.conftest import base_env, migrate
-from tests.support.gunicorn import BIN, REPO_ROOT, Gunicorn, serve
+from tests.support.gunicorn import Gunicorn, serve
 from tests.support.node import ensure_node_modules
 from tests.support.smtp import ReceivedMessage, SmtpServer
 
@@ -117,17 +115,7 @@ class Live:
 
     def create_host_admin(self, email: str, password: str) -> None:
         """``controlplane user create-admin EMAIL``, the password piped on standard input."""
-        result = subprocess.run(
-            [str(BIN / "controlplane"), "user", "create-admin", email, "--json"],
-            input=password + "\n",
-            env=self.server.env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, f"controlplane user create-admin: {result.stderr}"
-        created = json.loads(result.stdout)
+        created = self.server.cli("user", "create-admin", email, stdin=password + "\n")
         assert created["email"] == email
         assert created["is_host_admin"] is True
         assert "password" not in created  # ours was used, none generated

@@ -138,14 +138,15 @@ class Gunicorn:
         """The pids of the workers that served the requests sent with User-Agent ``agent``."""
         return [int(m["pid"]) for m in self.access_for(agent, count, timeout)]
 
-    def cli(self, *args: str) -> Any:
+    def cli(self, *args: str, stdin: str | None = None) -> Any:
         """Run ``controlplane ARGS --json`` with the server's environment; its JSON output.
 
         The operator's way to change what the running workers serve (same database, same
-        encryption keys, same issuer).
+        encryption keys, same issuer). ``stdin`` is piped to the command (e.g. a password).
         """
         result = subprocess.run(
             [str(BIN / "controlplane"), *args, "--json"],
+            input=stdin,
             env=self.env,
             cwd=REPO_ROOT,
             capture_output=True,
